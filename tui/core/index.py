@@ -1,0 +1,405 @@
+"""SQLite FTS5 index of the store: titles, message text and each session's figures.
+
+A cache, nothing more: it is brought up to date from the files by (path, mtime, size), and a
+deleted or broken index file is rebuilt. Chinese, Japanese and Korean have no spaces between
+words, so their characters are indexed one token each and a query's CJK run becomes a phrase:
+`流式输出` finds the seed session, and so does `流式`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tui.core import fileformat
+from tui.core.errors import LiuError, SessionFileError
+from tui.core.session import Session
+
+SCHEMA_VERSION = 2
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\uff66-\uff9f"
+_CJK_CHAR = re.compile(f"([{_CJK}])")
+# A zero-width space is a separator to FTS5's unicode61 tokenizer, and invisible in snippets.
+_ZWSP = "\u200b"
+_MARK_OPEN, _MARK_CLOSE = "\x02", "\x03"
+
+_SCHEMA = """
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    session_id TEXT,
+    title TEXT,
+    created_at TEXT,
+    updated_at TEXT,
+    model_id TEXT,
+    message_count INTEGER,
+    total_cost REAL,
+    unpriced INTEGER,
+    error TEXT
+);
+CREATE INDEX files_updated ON files(updated_at DESC);
+CREATE INDEX files_session ON files(session_id);
+CREATE VIRTUAL TABLE fts USING fts5(
+    title, body, tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+
+
+class AmbiguousId(LiuError):
+    pass
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    session_id: str
+    path: Path
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    model_id: str
+    message_count: int
+    total_cost: float
+    unpriced: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.session_id,
+            "title": self.title,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "model": self.model_id,
+            "messages": self.message_count,
+            "total_cost": self.total_cost,
+            "unpriced_replies": self.unpriced,
+            "path": str(self.path),
+        }
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    row: SessionRow
+    snippet: str  # the matched words wrapped in \x02 ... \x03
+    rank: float
+
+    def plain_snippet(self) -> str:
+        return self.snippet.replace(_MARK_OPEN, "").replace(_MARK_CLOSE, "")
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    broken: int = 0
+
+
+def split_cjk(text: str) -> str:
+    """One token per CJK character, so FTS5's word tokenizer can find runs of them."""
+    return _CJK_CHAR.sub(f"{_ZWSP}\\1{_ZWSP}", text)
+
+
+def join_cjk(text: str) -> str:
+    return text.replace(_ZWSP, "")
+
+
+def fts_query(query: str) -> str:
+    """Each word a prefix, each CJK run a phrase of its characters; all of them required."""
+    terms = []
+    for word in query.split():
+        parts = re.sub(r"\W", " ", _CJK_CHAR.sub(r" \1 ", word)).split()
+        if not parts:
+            continue
+        prefix = "" if _CJK_CHAR.fullmatch(parts[-1]) else "*"
+        terms.append('"' + " ".join(parts) + '"' + prefix)
+    if not terms:
+        raise LiuError(f"nothing to search for in {query!r}: give a word")
+    return " AND ".join(terms)
+
+
+class SessionIndex:
+    def __init__(self, db_path: Path, sessions_dir: Path) -> None:
+        self.db_path = db_path
+        self.sessions_dir = sessions_dir
+        self._db: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------ connection
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = self._open()
+        return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._connect()
+        except sqlite3.DatabaseError:
+            # A cache: a broken one is thrown away and rebuilt from the files.
+            self._remove_files()
+            return self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not self.db_path.exists():
+            fd = os.open(self.db_path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        db = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("DROP TABLE IF EXISTS files")
+                db.execute("DROP TABLE IF EXISTS fts")
+                db.executescript(
+                    "BEGIN;" + _SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};COMMIT;"
+                )
+            db.execute("SELECT count(*) FROM files").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{self.db_path}{suffix}")
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def delete(self) -> None:
+        self.close()
+        self._remove_files()
+
+    # ------------------------------------------------------------ keeping fresh
+
+    def _disk(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        try:
+            entries = os.scandir(self.sessions_dir)
+        except FileNotFoundError:
+            return out
+        with entries:
+            for e in entries:
+                if e.name.endswith(".md") and not e.name.startswith("."):
+                    try:
+                        st = e.stat()
+                    except FileNotFoundError:
+                        continue
+                    out[e.path] = (st.st_mtime_ns, st.st_size)
+        return out
+
+    def sync(self) -> SyncReport:
+        """Bring the index up to date with the files: only changed ones are read."""
+        disk = self._disk()
+        known = {
+            path: (rid, mtime, size)
+            for rid, path, mtime, size in self.db.execute(
+                "SELECT id, path, mtime_ns, size FROM files"
+            )
+        }
+        changed = [p for p, stamp in disk.items() if known.get(p, (0, -1, -1))[1:] != stamp]
+        gone = [p for p in known if p not in disk]
+        if not changed and not gone:
+            return SyncReport()
+        added = sum(1 for p in changed if p not in known)
+        broken = 0
+        with self._transaction():
+            for p in gone:
+                self._drop(known[p][0])
+            for p in changed:
+                if not self._index_file(Path(p), known.get(p, (None,))[0]):
+                    broken += 1
+        return SyncReport(
+            added=added, updated=len(changed) - added, removed=len(gone), broken=broken
+        )
+
+    def refresh(self, paths: Iterable[Path]) -> None:
+        """After our own writes: re-index these paths (gone ones are dropped)."""
+        with self._transaction():
+            for path in paths:
+                row = self.db.execute(
+                    "SELECT id FROM files WHERE path = ?", (str(path),)
+                ).fetchone()
+                if path.exists():
+                    self._index_file(path, row[0] if row else None)
+                elif row:
+                    self._drop(row[0])
+
+    def rebuild(self) -> SyncReport:
+        with self._transaction():
+            self.db.execute("DELETE FROM files")
+            self.db.execute("DELETE FROM fts")
+        return self.sync()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _drop(self, rid: int) -> None:
+        self.db.execute("DELETE FROM files WHERE id = ?", (rid,))
+        self.db.execute("DELETE FROM fts WHERE rowid = ?", (rid,))
+
+    def _index_file(self, path: Path, rid: int | None) -> bool:
+        try:
+            st = path.stat()
+            data = path.read_bytes()
+        except FileNotFoundError:
+            if rid is not None:
+                self._drop(rid)
+            return True
+        error: str | None = None
+        session: Session | None = None
+        try:
+            session = fileformat.parse_bytes(data, str(path)).session
+        except SessionFileError as e:
+            error = str(e)
+        if rid is not None:
+            self.db.execute("DELETE FROM fts WHERE rowid = ?", (rid,))
+        values: tuple[object, ...]
+        if session is None:
+            values = (
+                str(path),
+                st.st_mtime_ns,
+                st.st_size,
+                None,
+                None,
+                None,
+                None,
+                None,
+                0,
+                0.0,
+                0,
+                error,
+            )
+        else:
+            totals = session.totals()
+            values = (
+                str(path),
+                st.st_mtime_ns,
+                st.st_size,
+                session.session_id,
+                session.title or session.default_title(),
+                session.created_at.isoformat(),
+                session.updated_at.isoformat(),
+                session.model_id,
+                len(session.messages),
+                totals.cost,
+                totals.unpriced_replies,
+                None,
+            )
+        if rid is None:
+            cur = self.db.execute(
+                "INSERT INTO files (path, mtime_ns, size, session_id, title, created_at, "
+                "updated_at, model_id, message_count, total_cost, unpriced, error) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                values,
+            )
+            rid = cur.lastrowid
+        else:
+            self.db.execute(
+                "UPDATE files SET path=?, mtime_ns=?, size=?, session_id=?, title=?, created_at=?, "
+                "updated_at=?, model_id=?, message_count=?, total_cost=?, unpriced=?, error=? "
+                "WHERE id=?",
+                (*values, rid),
+            )
+        if session is not None:
+            body = "\n\n".join(m.text for m in session.messages)
+            self.db.execute(
+                "INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
+                (rid, split_cjk(session.title), split_cjk(body)),
+            )
+        return session is not None
+
+    # ------------------------------------------------------------ queries
+
+    _ROW = (
+        "f.session_id, f.path, f.title, f.created_at, f.updated_at, f.model_id, "
+        "f.message_count, f.total_cost, f.unpriced"
+    )
+
+    @staticmethod
+    def _row(r: tuple[object, ...]) -> SessionRow:
+        return SessionRow(
+            session_id=str(r[0]),
+            path=Path(str(r[1])),
+            title=str(r[2] or ""),
+            created_at=datetime.fromisoformat(str(r[3])),
+            updated_at=datetime.fromisoformat(str(r[4])),
+            model_id=str(r[5] or ""),
+            message_count=int(r[6] or 0),  # type: ignore[call-overload]
+            total_cost=float(r[7] or 0.0),  # type: ignore[arg-type]
+            unpriced=int(r[8] or 0),  # type: ignore[call-overload]
+        )
+
+    def recent(self, limit: int | None = None, offset: int = 0) -> list[SessionRow]:
+        """Newest first (by the last message's time)."""
+        sql = (
+            f"SELECT {self._ROW} FROM files f WHERE f.error IS NULL "
+            "ORDER BY f.updated_at DESC, f.path LIMIT ? OFFSET ?"
+        )
+        rows = self.db.execute(sql, (-1 if limit is None else limit, offset))
+        return [self._row(r) for r in rows]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM files WHERE error IS NULL").fetchone()[0])
+
+    def broken(self) -> list[tuple[Path, str]]:
+        rows = self.db.execute(
+            "SELECT path, error FROM files WHERE error IS NOT NULL ORDER BY path"
+        )
+        return [(Path(p), str(e)) for p, e in rows]
+
+    def search(self, query: str, limit: int = 50) -> list[SearchHit]:
+        """Ranked by bm25, a title match weighing ten times a body match."""
+        sql = (
+            f"SELECT {self._ROW}, snippet(fts, -1, ?, ?, '…', 24), bm25(fts, 10.0, 1.0) AS r "
+            "FROM fts JOIN files f ON f.id = fts.rowid WHERE fts MATCH ? ORDER BY r LIMIT ?"
+        )
+        rows = self.db.execute(sql, (_MARK_OPEN, _MARK_CLOSE, fts_query(query), limit))
+        return [
+            SearchHit(self._row(r[:9]), " ".join(join_cjk(str(r[9])).split()), float(r[10]))
+            for r in rows
+        ]
+
+    def resolve(self, prefix: str) -> SessionRow:
+        """A session id from any unique prefix of it."""
+        prefix = prefix.strip().lower()
+        if not re.fullmatch(r"[0-9a-f-]+", prefix):
+            raise LiuError(
+                f"{prefix!r} is not a session id (hex digits, as `liu sessions list` shows)"
+            )
+        rows = self.db.execute(
+            f"SELECT {self._ROW} FROM files f WHERE f.session_id LIKE ? || '%' AND f.error IS NULL "
+            "ORDER BY f.updated_at DESC LIMIT 6",
+            (prefix,),
+        ).fetchall()
+        if not rows:
+            raise LiuError(f"no session {prefix}: see `liu sessions list`")
+        if len(rows) > 1:
+            ids = ", ".join(str(r[0])[:12] for r in rows[:5])
+            raise AmbiguousId(f"{prefix} matches several sessions ({ids}...): give more of the id")
+        return self._row(rows[0])
+
+    def path_of(self, session_id: str) -> Path | None:
+        row = self.db.execute(
+            "SELECT path FROM files WHERE session_id = ? AND error IS NULL", (session_id,)
+        ).fetchone()
+        return Path(row[0]) if row else None
