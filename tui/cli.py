@@ -1,0 +1,80 @@
+"""`liu`: the app with no subcommand, else one of the pipe-friendly commands.
+
+Each command lives in `tui.commands.<name>` with a `register(subparsers)` that sets
+`run=<function(args) -> int>`; heavy imports happen inside `run`, so `liu --help` and the
+app's start-up stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from tui import __version__
+from tui.core.errors import LiuError
+
+COMMANDS = ("sessions", "transfer", "ask", "models", "config_cmd", "serve")
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liu",
+        description="liu (流): chat with LLMs in the terminal; every session is a markdown file.",
+    )
+    parser.add_argument("--version", action="version", version=f"liu {__version__}")
+    parser.add_argument("-m", "--model", help="model for new replies, as provider:model")
+    parser.add_argument("-s", "--session", help="open this session (any unique id prefix)")
+    parser.add_argument("--new", action="store_true", help="start in a new session")
+    parser.add_argument(
+        "--low-bandwidth",
+        action="store_true",
+        help="for slow links: 16 colours, the terminal's palette, 15 fps, no mouse capture",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"tui.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"tui.commands.{name}":
+                continue  # not built yet in this checkout
+            raise
+        module.register(sub)
+    return parser
+
+
+def run_app(args: argparse.Namespace) -> int:
+    try:
+        app_module = importlib.import_module("tui.app.app")
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("tui.app"):
+            print("liu: the full-screen app is not built yet; see `liu --help`", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+    result: int = app_module.run(args)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "run", None)
+    try:
+        if run is None:
+            return run_app(args)
+        code: int = run(args)
+        return code
+    except LiuError as e:
+        print(f"liu: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # `liu sessions list | head`: the reader left; say nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
