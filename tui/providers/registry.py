@@ -379,3 +379,13 @@ async def discover_models(
 def discoverable(settings: Settings) -> list[Provider]:
     """Providers to ask for their models: Ollama and OpenAI-kind servers on this machine."""
     return [p for p in providers(settings).values() if p.lists_models]
+
+
+def pick_default_model(settings: Settings) -> str | None:
+    """The model a new session uses: the configured one, else the first provider with a key."""
+    if settings.default_model:
+        return settings.default_model
+    for p in providers(settings).values():
+        if p.models and p.api_key_env and _has_key(p) and not p.local:
+            return f"{p.name}:{p.models[0]}"
+    return None
