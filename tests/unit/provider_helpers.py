@@ -18,8 +18,19 @@ async def drain(events: AsyncIterator[Event]) -> tuple[list[Event], ProviderErro
         async for event in events:
             seen.append(event)
     except ProviderError as error:
-        return seen, error
-    return seen, None
+        return merged(seen), error
+    return merged(seen), None
+
+
+def merged(events: list[Event]) -> list[Event]:
+    """Runs of text (or reasoning) deltas as one: how a wire batches them is not behaviour."""
+    out: list[Event] = []
+    for event in events:
+        if isinstance(event, TextDelta | ReasoningDelta) and out and type(out[-1]) is type(event):
+            out[-1] = type(event)(out[-1].text + event.text)  # type: ignore[union-attr]
+        else:
+            out.append(event)
+    return out
 
 
 def text_of(events: list[Event]) -> str:

@@ -28,8 +28,7 @@ async def test_streams_thinking_text_and_counts(
     assert error is None
     assert events == [
         ReasoningDelta("so"),
-        TextDelta("Hi "),
-        TextDelta("you"),
+        TextDelta("Hi you"),
         UsageReport(prompt_tokens=11, completion_tokens=3, total_tokens=14),
         Finished("stop"),
     ]

@@ -43,12 +43,8 @@ async def test_streams_reasoning_text_usage_and_finish(
     events, error = await drain(openai.stream(endpoint(llm_server), request(), client=http_client))
     assert error is None
     assert events == [
-        ReasoningDelta("let "),
-        ReasoningDelta("me "),
-        ReasoningDelta("think"),
-        TextDelta("Hello "),
-        TextDelta("there, "),
-        TextDelta("world."),
+        ReasoningDelta("let me think"),
+        TextDelta("Hello there, world."),
         UsageReport(
             prompt_tokens=11,
             completion_tokens=6,
@@ -139,7 +135,7 @@ async def test_no_usage_at_all_still_finishes(
     llm_server.script(Reply(tokens=2, usage="none", finish_reason="length"))
     events, error = await drain(openai.stream(endpoint(llm_server), request(), client=http_client))
     assert error is None
-    assert events == [TextDelta("w0 "), TextDelta("w1 "), Finished("length")]
+    assert events == [TextDelta("w0 w1 "), Finished("length")]
 
 
 async def test_deepseek_cache_hits_and_openrouter_cost(
@@ -171,7 +167,6 @@ async def test_one_megabyte_event(
     llm_server.script(Reply(tokens=2, big_event=1_000_000))
     events, error = await drain(openai.stream(endpoint(llm_server), request(), client=http_client))
     assert error is None
-    assert events[0] == TextDelta("x" * 1_000_000)
     assert text_of(events) == "x" * 1_000_000 + "w0 w1 "
 
 
@@ -181,7 +176,7 @@ async def test_many_tokens_flat_out(
     llm_server.script(Reply(tokens=20_000))
     events, error = await drain(openai.stream(endpoint(llm_server), request(), client=http_client))
     assert error is None
-    assert sum(isinstance(e, TextDelta) for e in events) == 20_000
+    assert text_of(events) == "".join(f"w{i} " for i in range(20_000))
 
 
 async def test_connection_cut_mid_stream_is_a_network_error_after_the_partial_reply(
@@ -191,7 +186,7 @@ async def test_connection_cut_mid_stream_is_a_network_error_after_the_partial_re
     events, error = await drain(
         openai.stream(endpoint(llm_server), request(), client=http_client, policy=policy)
     )
-    assert events == [TextDelta("w0 "), TextDelta("w1 "), TextDelta("w2 ")]
+    assert events == [TextDelta("w0 w1 w2 ")]
     assert error is not None
     assert error.reason == "network"
     assert str(error).startswith(f"the connection to {llm_server.openai_url} was cut")

@@ -139,6 +139,14 @@ async def _stream(
     )
     ended_with_newline = True
     in_reasoning = False
+    flush_pending = False
+
+    def flush_out() -> None:
+        nonlocal flush_pending
+        flush_pending = False
+        with contextlib.suppress(BrokenPipeError, ValueError):
+            out.flush()
+
     try:
         async with httpx.AsyncClient() as client:
             async for event in run_turn(lib.store, settings, spec, client=client):
@@ -147,7 +155,11 @@ async def _stream(
                         err.write("\n")
                         in_reasoning = False
                     out.write(event.text)
-                    out.flush()
+                    if not flush_pending:
+                        # Flushed once the loop waits on the network again: each burst of
+                        # tokens reaches the pipe at once, without a write per token.
+                        flush_pending = True
+                        loop.call_soon(flush_out)
                     ended_with_newline = event.text.endswith("\n")
                 elif isinstance(event, ReplyReasoning) and args.reasoning:
                     err.write(event.text)

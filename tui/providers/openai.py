@@ -82,42 +82,65 @@ async def _attempt(
         read_timeout=read_timeout,
     ) as response:
         parser = wire.SSEParser()
+        merged = wire.Coalescer()
         chunks = 0
         finish: str | None = None
-        async for lines in wire.line_batches(response, endpoint, until):
-            for line in lines:
-                try:
-                    sse = parser.feed(line)
-                except ValueError:
-                    if chunks:
-                        continue  # unknown fields mid-stream are ignored, as SSE says
-                    _raise_not_sse(line, endpoint)
-                if sse is None:
-                    continue
-                data = sse[1]
-                if data == "[DONE]":
-                    yield Finished(finish)
-                    return
-                chunks += 1
-                chunk = wire.parse_object(data, endpoint)
-                if chunk.get("error"):
-                    raise _stream_error(chunk, endpoint)
-                choices = chunk.get("choices")
-                if choices and isinstance(choices, list) and isinstance(choices[0], dict):
-                    choice = choices[0]
-                    delta = choice.get("delta")
-                    if isinstance(delta, dict):
-                        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                        if reasoning and isinstance(reasoning, str):
-                            yield ReasoningDelta(reasoning)
-                        content = delta.get("content")
-                        if content and isinstance(content, str):
-                            yield TextDelta(content)
-                    reason = choice.get("finish_reason")
-                    finish = reason if isinstance(reason, str) and reason else finish
-                usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    yield usage_report(usage)
+        try:
+            async for lines in wire.line_batches(response, endpoint, until):
+                for line in lines:
+                    try:
+                        sse = parser.feed(line)
+                    except ValueError:
+                        if chunks:
+                            continue  # unknown fields mid-stream are ignored, as SSE says
+                        _raise_not_sse(line, endpoint)
+                    if sse is None:
+                        continue
+                    data = sse[1]
+                    if data == "[DONE]":
+                        if (event := merged.flush()) is not None:
+                            yield event
+                        yield Finished(finish)
+                        return
+                    chunks += 1
+                    chunk = wire.parse_object(data, endpoint)
+                    if chunk.get("error"):
+                        if (event := merged.flush()) is not None:
+                            yield event
+                        raise _stream_error(chunk, endpoint)
+                    choices = chunk.get("choices")
+                    if choices and isinstance(choices, list) and isinstance(choices[0], dict):
+                        choice = choices[0]
+                        delta = choice.get("delta")
+                        if isinstance(delta, dict):
+                            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                            if (
+                                reasoning
+                                and isinstance(reasoning, str)
+                                and (event := merged.add(ReasoningDelta, reasoning))
+                            ):
+                                yield event
+                            content = delta.get("content")
+                            if (
+                                content
+                                and isinstance(content, str)
+                                and (event := merged.add(TextDelta, content))
+                            ):
+                                yield event
+                        reason = choice.get("finish_reason")
+                        finish = reason if isinstance(reason, str) and reason else finish
+                    usage = chunk.get("usage")
+                    if isinstance(usage, dict):
+                        if (event := merged.flush()) is not None:
+                            yield event
+                        yield usage_report(usage)
+                if (event := merged.flush()) is not None:
+                    yield event
+        except (ProviderError, httpx.HTTPError):
+            # What arrived before the failure is part of the reply: hand it on first.
+            if (event := merged.flush()) is not None:
+                yield event
+            raise
         if not chunks:
             raise wire.empty_reply(endpoint)
         yield Finished(finish)

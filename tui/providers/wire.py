@@ -18,7 +18,7 @@ import httpx
 
 from tui.core.errors import ProviderError
 from tui.providers import retry
-from tui.providers.events import ChatRequest, Endpoint, Event, WireKind
+from tui.providers.events import ChatRequest, Endpoint, Event, ReasoningDelta, TextDelta, WireKind
 
 CONNECT_TIMEOUT = 5.0  # the SDKs' default
 MAX_LINE = 16 * 1024 * 1024  # one event larger than this is a broken server, not a reply
@@ -138,6 +138,32 @@ async def line_batches(
         yield [line[:-1] if line.endswith("\r") else line for line in lines]
     pending += decoder.decode(b"", final=True)
     yield [pending.rstrip("\r"), ""] if pending else [""]  # "" ends an unterminated event
+
+
+class Coalescer:
+    """Merges the deltas of one network read into one event per run of the same kind.
+
+    A fast server packs hundreds of tokens into one read; every layer above (retry, the
+    reply engine, the app's log) then handles one event instead of hundreds. Order is kept.
+    """
+
+    def __init__(self) -> None:
+        self.kind: type[TextDelta] | type[ReasoningDelta] | None = None
+        self.parts: list[str] = []
+
+    def add(self, kind: type[TextDelta] | type[ReasoningDelta], text: str) -> Event | None:
+        """Buffer `text`; returns the previous run's event when the kind changes."""
+        out = self.flush() if kind is not self.kind else None
+        self.kind = kind
+        self.parts.append(text)
+        return out
+
+    def flush(self) -> Event | None:
+        if self.kind is None:
+            return None
+        event = self.kind("".join(self.parts))
+        self.kind, self.parts = None, []
+        return event
 
 
 class SSEParser:
