@@ -80,6 +80,15 @@ class Message:
         return self.role is Role.ASSISTANT and self.status is None
 
 
+_CONTROL = dict.fromkeys([*range(0x20), 0x7F, *range(0x80, 0xA0)], " ")
+
+
+def clean_title(title: str) -> str:
+    """One line of plain text: a title is shown in lists and written in YAML, where line
+    breaks (PyYAML reads a written NEL back as a space) and control characters do harm."""
+    return " ".join(str(title).translate(_CONTROL).split())
+
+
 def now() -> datetime:
     """Local wall-clock time, as the format stores it."""
     return datetime.now()
@@ -109,6 +118,11 @@ class Session:
     messages: list[Message] = field(default_factory=list)
     # Front-matter keys this version does not know, written back unchanged.
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "title":
+            value = clean_title(value)
+        super().__setattr__(name, value)
 
     @property
     def current_step(self) -> int:
