@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import signal
 import sys
@@ -88,6 +87,8 @@ def _ask(args: argparse.Namespace, prompt: str, settings: Any, root: Path | None
     if session is None:
         session = Session(model_id=model_id, assistant_id=settings.default_assistant)
         lib.store.create(session)
+    import asyncio
+
     assistant = settings.assistant(session.assistant_id)
     system = (
         args.system if args.system is not None else (assistant.system_prompt if assistant else None)
@@ -99,6 +100,8 @@ async def _stream(
     lib: Any, settings: Any, session_id: str, model_id: str, prompt: str, system: str | None,
     args: argparse.Namespace,
 ) -> int:  # fmt: skip
+    import asyncio
+
     import httpx
 
     from tui.core.display import format_cost, format_tokens

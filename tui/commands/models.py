@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ async def _discover(found: list[Provider]) -> dict[str, list[str]]:
             endpoints.append(provider_endpoint(p))
         except ConfigError:  # a failing api_key_cmd: ask without a key
             endpoints.append(Endpoint(p.name, p.kind, p.base_url, headers=dict(p.headers)))
+    import asyncio
+
     async with httpx.AsyncClient() as client:
         lists = await asyncio.gather(
             *(discover_models(e, client, DISCOVERY_TIMEOUT) for e in endpoints)
@@ -62,6 +63,8 @@ def collect(settings: Settings, discover: bool = True) -> list[Row]:
     infos = configured_models(settings)
     found = discoverable(settings)
     if discover and found:
+        import asyncio
+
         seen = {i.model_id for i in infos}
         for name, ids in asyncio.run(_discover(found)).items():
             p = known[name]

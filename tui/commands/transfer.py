@@ -6,13 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tui.core import fileformat
-from tui.core.errors import SessionFileError
-from tui.core.export import session_to_json
-from tui.core.library import Library
-from tui.core.store import write_atomic
+if TYPE_CHECKING:
+    from tui.core.library import Library
 
 MAX_IMPORT_BYTES = 256 * 1024 * 1024
 
@@ -46,6 +43,8 @@ def _files(paths: list[str]) -> list[Path]:
 def import_one(lib: Library, path: Path, force: bool) -> tuple[str, str]:
     """(outcome, detail) with outcome imported / skipped / failed; the store changes only on
     imported."""
+    from tui.core import fileformat
+    from tui.core.errors import SessionFileError
     try:
         size = path.stat().st_size
         if size > MAX_IMPORT_BYTES:
@@ -86,6 +85,8 @@ def import_one(lib: Library, path: Path, force: bool) -> tuple[str, str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from tui.core.library import Library
+
     lib = Library.open()
     files = _files(args.paths)
     if not files:
@@ -100,6 +101,11 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from tui.core import fileformat
+    from tui.core.export import session_to_json
+    from tui.core.library import Library
+    from tui.core.store import write_atomic
+
     lib = Library.open()
     row = lib.resolve(args.id)
     session = lib.store.read(row.path).session

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui import paths
-from tui.core.fileformat import ParseResult
 from tui.core.index import SessionIndex, SessionRow, SyncReport
 from tui.core.store import SessionStore
+
+if TYPE_CHECKING:
+    from tui.core.fileformat import ParseResult
 
 
 class Library:

@@ -17,12 +17,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui import paths
-from tui.core import fileformat
 from tui.core.errors import SessionBusy, SessionFileError, SessionNotFound
-from tui.core.fileformat import ParseResult
-from tui.core.session import Session
+
+if TYPE_CHECKING:  # the format (and PyYAML) load when a file is first read or written
+    from tui.core.fileformat import ParseResult
+    from tui.core.session import Session
 
 LOCK_WAIT_SECONDS = 10.0
 _TMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<n>\d+)\.tmp")
@@ -141,6 +143,8 @@ class SessionStore:
             raise SessionNotFound(f"{path}: no such session file") from None
         except OSError as e:
             raise SessionFileError(str(path), f"cannot read: {e.strerror}") from None
+        from tui.core import fileformat
+
         return fileformat.parse_bytes(data, str(path))
 
     def load(self, path: Path) -> Session:
@@ -225,6 +229,8 @@ class SessionStore:
         return self.sessions_dir / name
 
     def _write(self, path: Path, session: Session) -> None:
+        from tui.core import fileformat
+
         write_atomic(path, fileformat.write(session).encode("utf-8"))
         self._cache[path] = (FileStamp.of(path), session)
         self._changed(path)
