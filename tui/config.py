@@ -39,11 +39,15 @@ class ProviderSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["openai", "anthropic", "ollama"] | None = None
+    kind: Literal["openai", "anthropic", "ollama", "local"] | None = None
     base_url: str | None = None
     api_key_env: str | None = None
     api_key_cmd: str | None = None
-    models: list[str] | None = None
+    # A list of model names; for `local`, a table of name = "path/to/file.gguf".
+    models: list[str] | dict[str, str] | None = None
+    models_dir: str | None = None  # `local`: every *.gguf in this folder is a model
+    n_ctx: int | None = Field(default=None, ge=256)  # `local`: context window in tokens
+    n_threads: int | None = Field(default=None, ge=1)  # `local`: CPU threads
     headers: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("base_url")

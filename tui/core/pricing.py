@@ -25,7 +25,7 @@ GENAI_PROVIDER_IDS: dict[str, str] = {
     "mistral": "mistral",
     "xai": "x-ai",
 }
-_LOCAL_PROVIDERS = {"ollama"}
+_LOCAL_PROVIDERS = {"ollama", "local"}
 _MILLION = 1_000_000
 
 

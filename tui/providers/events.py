@@ -52,6 +52,8 @@ class Endpoint:
     api_key: str | None = None
     api_key_env: str | None = None  # named in errors so the user knows what to fix
     headers: dict[str, str] = field(default_factory=dict)
+    # The `local` wire: model files by name, n_ctx, n_threads.
+    options: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

