@@ -51,12 +51,12 @@ async def test_sends_native_chat_with_options(
 
 
 async def test_stream_for_picks_each_wire() -> None:
-    from tui.providers import anthropic, openai
+    from tui.providers import anthropic, local, openai
 
     assert stream_for("ollama") is ollama.stream
     assert stream_for("anthropic") is anthropic.stream
     assert stream_for("openai") is openai.stream
-    assert stream_for("local") is openai.stream
+    assert stream_for("local") is local.stream
 
 
 async def test_no_counts(llm_server: FakeLLMServer, http_client: httpx.AsyncClient) -> None:

@@ -9,6 +9,8 @@ generation at the next token. Token counts come from the model's own tokenizer; 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import os
 import threading
 from collections.abc import AsyncGenerator
@@ -89,9 +91,21 @@ def load(path: Path, n_ctx: int, n_threads: int) -> Any:
                 _models[key] = Llama(
                     model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
                 )
+                if len(_models) == 1:
+                    atexit.register(_close_all)
             except (ValueError, RuntimeError) as e:
                 raise ProviderError(f"cannot load {path}: {e}", reason="no model") from None
         return _models[key]
+
+
+def _close_all() -> None:
+    """Free the models before the interpreter tears down the modules llama.cpp's own
+    finaliser needs (else it prints a TypeError traceback at exit)."""
+    with _models_lock:
+        for llm in _models.values():
+            with contextlib.suppress(Exception):
+                llm.close()
+        _models.clear()
 
 
 def _formatter(llm: Any) -> Any:
