@@ -1,0 +1,194 @@
+"""Streaming cost of the message log, headless at 120x40 (a script, not a test).
+
+    .venv/bin/python tests/benchmarks/bench_stream.py --tokens 20000
+    .venv/bin/python tests/benchmarks/bench_stream.py --tokens 1000 --rate 100
+
+Streams a reply of realistic markdown (paragraphs, lists, tables, fences including one of 300
+lines, CJK) into a MessageLog, token by token, as fast as possible or at --rate tokens/s, and
+prints CPU seconds per 1,000 tokens, wall time, peak RSS, screen refreshes and flushes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import resource
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from textual.app import App, ComposeResult
+
+from tui.app.widgets.message_log import MessageLog
+from tui.core.session import Cost, Message, Role, Usage
+
+_WORD_TEXT = (
+    "the stream renders each finished block once and only the growing tail again so a long "
+    "reply costs no more per token than a short one while the eye sees about twenty frames "
+    "a second which is plenty for reading text as it arrives from the model"
+)
+WORDS = _WORD_TEXT.split()
+CJK = "流式渲染只更新最后一个块，完成的块只渲染一次。长回复的每个令牌成本不应增加。"
+
+
+def _para(rng: random.Random, words: int) -> str:
+    out = []
+    for i in range(words):
+        w = rng.choice(WORDS)
+        if i % 17 == 5:
+            w = f"**{w}**"
+        elif i % 23 == 7:
+            w = f"`{w}()`"
+        out.append(w)
+    return " ".join(out).capitalize() + "."
+
+
+def _code(lines: int, lang: str = "python") -> str:
+    body = []
+    for i in range(lines):
+        body.append(f"    total_{i % 7} = compute(value={i}, name='item {i}')  # step {i}")
+    return f"```{lang}\ndef run():\n" + "\n".join(body) + "\n```"
+
+
+def make_document(tokens: int, seed: int = 1) -> str:
+    """Markdown long enough to give `tokens` tokens (about 4 characters a token)."""
+    rng = random.Random(seed)
+    sections: list[str] = []
+    n = 0
+    big_fence_done = False
+    while sum(len(s) for s in sections) < tokens * 4:
+        n += 1
+        sections.append(f"## Section {n}")
+        sections.append(_para(rng, rng.randint(30, 80)))
+        kind = n % 5
+        if kind == 0:
+            sections.append("\n".join(f"- {_para(rng, rng.randint(5, 15))}" for _ in range(8)))
+        elif kind == 1:
+            rows = ["| name | value | note |", "|---|---|---|"]
+            rows += [f"| row {i} | {i * 3} | {rng.choice(WORDS)} |" for i in range(10)]
+            sections.append("\n".join(rows))
+        elif kind == 2:
+            lines = 300 if not big_fence_done else rng.randint(8, 30)
+            big_fence_done = True
+            sections.append(_code(lines))
+        elif kind == 3:
+            sections.append(CJK * rng.randint(2, 5))
+            sections.append(
+                "\n".join(f"{i}. {_para(rng, rng.randint(4, 10))}" for i in range(1, 6))
+            )
+        else:
+            sections.append("> " + _para(rng, 25))
+    return "\n\n".join(sections) + "\n"
+
+
+def tokenize(text: str, count: int) -> list[str]:
+    """Cut the text into `count` pieces of about 4 characters, as a model would send them."""
+    out: list[str] = []
+    i = 0
+    while i < len(text) and len(out) < count:
+        size = 3 + (len(out) % 3)
+        out.append(text[i : i + size])
+        i += size
+    return out
+
+
+class BenchApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield MessageLog()
+
+
+async def run(tokens: int, rate: float | None) -> dict[str, float]:
+    app = BenchApp()
+    doc = make_document(tokens)
+    pieces = tokenize(doc, tokens)
+    refreshes = 0
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        screen = app.screen
+        original = screen._compositor_refresh
+
+        def counting_refresh() -> None:
+            nonlocal refreshes
+            refreshes += 1
+            original()
+
+        screen._compositor_refresh = counting_refresh  # type: ignore[method-assign]
+        prompt = Message(role=Role.USER, created_at=datetime.now(), text="Write it all.")
+        await log.add_message(prompt)
+        await pilot.pause()
+        reply = await log.begin_reply("bench:model")
+        await pilot.pause()
+        cpu0 = time.process_time()
+        wall0 = time.perf_counter()
+        lag_max = 0.0
+        if rate:
+            interval = 1 / rate
+            for k, piece in enumerate(pieces):
+                target = wall0 + k * interval
+                delay = target - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                reply.append_text(piece)
+        else:
+            # As fast as a loopback server delivers: a packet of 8 tokens every ~0.5 ms.
+            for k, piece in enumerate(pieces):
+                reply.append_text(piece)
+                await asyncio.sleep(0.0005 if k % 8 == 7 else 0)
+        lag0 = time.perf_counter()
+        final = Message(
+            role=Role.ASSISTANT,
+            created_at=datetime.now(),
+            text="".join(pieces),
+            model="bench:model",
+            usage=Usage(prompt_tokens=12, completion_tokens=len(pieces)),
+            cost=Cost(total_cost=0.0123),
+        )
+        await reply.finish(final)
+        await pilot.pause()
+        lag_max = time.perf_counter() - lag0
+        wall = time.perf_counter() - wall0
+        cpu = time.process_time() - cpu0
+        assert log.following
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "tokens": len(pieces),
+        "cpu_s": cpu,
+        "cpu_per_1k": cpu / len(pieces) * 1000,
+        "wall_s": wall,
+        "final_render_s": lag_max,
+        "rss_mb": rss_kb / 1024,
+        "refreshes": refreshes,
+        "flushes": reply.flush_count,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokens", type=int, default=4000)
+    parser.add_argument("--rate", type=float, default=0.0, help="tokens/s; 0 = as fast as possible")
+    parser.add_argument("--profile", action="store_true", help="pyinstrument the run")
+    args = parser.parse_args()
+    if args.profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+        profiler.start()
+    result = asyncio.run(run(args.tokens, args.rate or None))
+    if args.profile:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    mode = f"{args.rate:g} tok/s" if args.rate else "fast"
+    print(
+        f"{result['tokens']} tokens ({mode}): {result['cpu_per_1k']:.3f} CPU-s/1k tokens, "
+        f"cpu {result['cpu_s']:.2f} s, wall {result['wall_s']:.2f} s, "
+        f"finish {result['final_render_s'] * 1000:.0f} ms, peak RSS {result['rss_mb']:.0f} MB, "
+        f"{result['refreshes']} refreshes, {result['flushes']} flushes"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""The message log: streaming renders exactly what a fresh render gives, following is state,
+model text is inert, and long sessions open at the newest message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import App, ComposeResult
+from textual.content import Content
+from textual.widgets import Label, Static
+from textual.widgets._markdown import MarkdownBullet
+
+from tui.app.widgets.message_log import INITIAL_MESSAGES, MessageLog
+from tui.app.widgets.message_view import MarkdownBody, MessageView, ReplyView
+from tui.core.session import Cost, Message, Role, Status, Usage
+
+T0 = datetime(2025, 1, 2, 9, 30)
+
+FENCE = "\n".join(f"    value_{i} = compute({i})  # line {i}" for i in range(300))
+REPLY = f"""# Plan
+
+Here is **the** plan with `inline code` and a [link](https://example.com).
+
+- first item
+- second item
+  continued lazily
+  - nested item
+- third item
+
+1. one
+2. two
+
+| name | value |
+|------|-------|
+| a    | 1     |
+| 中文 | 表格  |
+
+```python
+def main():
+{FENCE}
+```
+
+> a quote
+> over lines
+
+中文段落：流式渲染只更新最后一个块。
+
+Setext heading
+--------------
+
+Final paragraph.
+"""
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield MessageLog()
+
+
+def _plain(widget: object) -> str:
+    if isinstance(widget, MarkdownBullet):
+        return widget.symbol
+    if isinstance(widget, Static):
+        visual = widget.visual
+        return visual.plain if isinstance(visual, Content) else str(visual)
+    return ""
+
+
+def _dump(body: MarkdownBody) -> list[tuple[str, str]]:
+    """What a body shows: every widget's type and text, in order."""
+    return [(type(w).__name__, _plain(w)) for w in body.walk_children()]
+
+
+def _screen_text(app: App[None]) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def _reply(text: str, **kw: object) -> Message:
+    return Message(
+        role=Role.ASSISTANT,
+        created_at=T0,
+        text=text,
+        model="test:model",
+        usage=Usage(prompt_tokens=1200, completion_tokens=345),
+        cost=Cost(total_cost=0.0123),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def _stream(pilot: object, reply: ReplyView, text: str, size: int = 7) -> None:
+    for i in range(0, len(text), size):
+        reply.append_text(text[i : i + size])
+        if i % (size * 40) == 0:
+            await pilot.pause(0.06)  # type: ignore[attr-defined]
+
+
+async def test_streamed_reply_equals_fresh_render() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        await log.add_message(Message(role=Role.USER, created_at=T0, text="plan it"))
+        reply = await log.begin_reply("test:model")
+        await pilot.pause()
+        assert "thinking…" in str(reply.query_one(".message--header", Label).visual)
+        for i in range(0, len(REPLY), 5):
+            reply.append_text(REPLY[i : i + 5])
+            if i % 200 == 0:
+                await pilot.pause(0.06)
+                assert log.following
+        await pilot.pause(0.1)
+        assert reply.flush_count > 1
+        final = _reply(REPLY, reasoning="I thought about it.")
+        await reply.finish(final)
+        await pilot.pause()
+        fresh = await log.add_message(final)
+        await pilot.pause()
+        assert _dump(reply.body) == _dump(fresh.body)
+        assert [g.source for g in reply.body.groups] == [g.source for g in fresh.body.groups]
+        header = str(reply.query_one(".message--header", Label).visual)
+        assert "1.2k in / 345 out" in header and "$0.01" in header
+        assert "test:model" in header
+        code = reply.code_blocks()
+        assert len(code) == 1 and code[0].count("\n") == 300
+        assert log.following
+
+
+async def test_unpriced_reply_says_so() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        msg = Message(role=Role.ASSISTANT, created_at=T0, text="hi", model=None)
+        view = await log.add_message(msg)
+        await pilot.pause()
+        assert "unpriced" in str(view.query_one(".message--header", Label).visual)
+
+
+async def test_scrolling_up_stops_following_and_end_restores() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        await _stream(pilot, reply, "para line\n\n" * 80)
+        await pilot.pause(0.1)
+        assert log.following
+        assert log.scroll_y == log.max_scroll_y > 0
+        log.focus()
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert not log.following
+        hint = log.query_one("#new-text-hint", Label)
+        assert not hint.has_class("-shown")
+        reply.append_text("more text arriving below\n\n")
+        await pilot.pause(0.1)
+        assert hint.has_class("-shown")
+        assert log.scroll_y < log.max_scroll_y
+        await pilot.press("end")
+        await pilot.pause(0.1)
+        assert log.following
+        assert not hint.has_class("-shown")
+        reply.append_text("and more\n\n" * 10)
+        await pilot.pause(0.1)
+        assert log.scroll_y == log.max_scroll_y
+        await reply.finish(_reply(reply.text))
+        await pilot.pause()
+        assert log.following
+
+
+async def test_model_text_is_inert() -> None:
+    app = LogApp()
+    nasty = (
+        "[bold]not bold[/bold] [link=http://evil]x[/link] \x1b[31mred\x1b]8;;http://e\x07 \x9b2J"
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("evil:[b]model[/b]")
+        reply.append_text(nasty)
+        await pilot.pause(0.1)
+        await reply.finish(_reply(nasty, reasoning="\x1b[2J[red]r[/red]"))
+        await pilot.pause()
+        text = _screen_text(app)
+        assert "[bold]not bold[/bold]" in text
+        assert "[link=http://evil]" in text
+        assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
+        assert "␛[31mred" in text
+        dumped = "".join(t for _, t in _dump(reply.body))
+        assert "\x1b" not in dumped and "[bold]" in dumped
+
+
+async def test_fail_keeps_partial_text_and_says_why() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("partial answer ```py\nx = 1\n")
+        await pilot.pause(0.1)
+        partial = _reply(reply.text, status=Status(reason="network"))
+        await reply.fail("network error: connection reset; press Ctrl+R to retry", partial)
+        await pilot.pause()
+        header = str(reply.query_one(".message--header", Label).visual)
+        assert "interrupted: network" in header
+        error = reply.query_one(".message--error", Label)
+        assert error.display and "Ctrl+R" in str(error.visual)
+        assert "partial answer" in _screen_text(app)
+
+
+async def test_long_session_opens_at_newest_and_loads_older() -> None:
+    messages = []
+    for i in range(500):
+        role = Role.USER if i % 2 == 0 else Role.ASSISTANT
+        text = f"message {i}\n\n- a point\n- another point\n\nclosing words of {i}"
+        messages.append(Message(role=role, created_at=T0, text=text, model="m" if i % 2 else None))
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        await log.show_session(messages, session_model="test:model")
+        await pilot.pause(0.1)
+        assert len(log.views) <= INITIAL_MESSAGES + 20
+        assert log.has_older
+        assert "closing words of 499" in _screen_text(app)
+        first = log.views[0]
+        loaded = len(log.views)
+        log.focus()
+        await pilot.press("home")
+        await pilot.pause(0.2)
+        assert len(log.views) > loaded
+        assert first in log.views
+        assert not log.following
+
+
+async def test_moving_between_messages_and_code_blocks() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        msgs = [
+            Message(role=Role.USER, created_at=T0, text="show code"),
+            _reply("Here:\n\n```sh\necho hi\n```\n\nand\n\n    indented\n"),
+        ]
+        await log.show_session(msgs, session_model="test:model")
+        await pilot.pause()
+        log.focus()
+        await pilot.press("up")
+        assert log.focused_message() is msgs[1]
+        view = log.focused_view()
+        assert isinstance(view, MessageView)
+        assert view.code_blocks() == ["echo hi", "indented"]
+        await pilot.press("up")
+        assert log.focused_message() is msgs[0]
+        removed = await log.remove_last_reply()
+        assert removed is msgs[1]
+        assert len(log.views) == 1

@@ -1,0 +1,661 @@
+"""One message in the log, finished (`MessageView`) or streaming (`ReplyView`).
+
+The body is Textual's own markdown machinery, driven block by block: the text is split into
+top-level blocks (`stream_blocks`), each block is parsed on its own and becomes widgets once.
+While a reply streams only the growing last block is parsed and re-rendered, at most once a
+frame (`ReplyView` buffers tokens and flushes on a timer), so a long reply costs no more per
+token than a short one. An open code fence is shown plain; it is highlighted once, when it
+closes. `finish` re-splits the whole text and re-renders whatever differs, so the final view
+is exactly a fresh render of the message.
+
+Model text is data: control characters are made visible (`sanitize`) and text only ever
+reaches the screen as `Content`, never as markup.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.events import Mount
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Collapsible, Label, Static
+from textual.widgets._markdown import (
+    Markdown,
+    MarkdownBlock,
+    MarkdownFence,
+    MarkdownHeader,
+    MarkdownHorizontalRule,
+    MarkdownParagraph,
+    MarkdownTable,
+)
+
+from tui.app.widgets.stream_blocks import Block, BlockSplitter, sanitize, split_blocks
+from tui.core.display import format_cost, format_tokens
+from tui.core.session import Message, Role
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from textual.css.styles import RulesMap
+
+FLUSH_INTERVAL = 1 / 12
+"""Seconds between screen updates while streaming: ~12 Hz reads as smooth, lag stays <100 ms."""
+
+_parser: MarkdownIt | None = None
+
+
+def _markdown_parser() -> MarkdownIt:
+    """One shared parser: building one costs more than parsing a block. Raw HTML is text."""
+    global _parser
+    if _parser is None:
+        from markdown_it import MarkdownIt
+
+        _parser = MarkdownIt("gfm-like", {"html": False})
+    return _parser
+
+
+_HIGHLIGHT_CACHE: OrderedDict[tuple[str, str, bool, bool], Content] = OrderedDict()
+
+
+def _highlight(code: str, language: str, ansi: bool, dark: bool) -> Content:
+    """Pygments once per (code, language, theme kind): re-renders and restyles hit the cache."""
+    key = (code, language, ansi, dark)
+    hit = _HIGHLIGHT_CACHE.get(key)
+    if hit is not None:
+        _HIGHLIGHT_CACHE.move_to_end(key)
+        return hit
+    # No language means plain text: guessing runs every Pygments lexer over the code.
+    content = MarkdownFence.highlight(code, language or "text", ansi=ansi, dark=dark)
+    _HIGHLIGHT_CACHE[key] = content
+    if len(_HIGHLIGHT_CACHE) > 256:
+        _HIGHLIGHT_CACHE.popitem(last=False)
+    return content
+
+
+class CodeFence(MarkdownFence):
+    """A fence highlighted once, or shown plain while it is still streaming."""
+
+    def __init__(self, markdown: Markdown, token: Token, code: str) -> None:
+        MarkdownBlock.__init__(self, markdown, token)
+        self.code = code
+        self.lexer = (token.info or "").split(maxsplit=1)[0] if token.info.strip() else ""
+        self.plain = isinstance(markdown, MarkdownBody) and markdown.plain_fences
+        if self.plain:
+            assert isinstance(markdown, MarkdownBody)
+            markdown.plain_fence_count += 1
+        self._theme_key = (self.app.native_ansi_color, self.app.current_theme.dark)
+        self._highlighted_code = self._render_code()
+        self.auto_links = False
+
+    def _render_code(self) -> Content:
+        if self.plain:
+            return Content(self.code).stylize_before("$text")
+        ansi, dark = self._theme_key
+        return _highlight(self.code, self.lexer, ansi, dark)
+
+    def notify_style_update(self) -> None:
+        """Re-highlight only when the kind of theme changed, not on every focus change."""
+        key = (self.app.native_ansi_color, self.app.current_theme.dark)
+        if key != self._theme_key:
+            self._theme_key = key
+            self._highlighted_code = self._render_code()
+            self.set_content(self._highlighted_code)
+        MarkdownBlock.notify_style_update(self)
+
+    def _copy_context(self, block: MarkdownBlock) -> None:
+        if isinstance(block, CodeFence):
+            self.plain = block.plain
+        super()._copy_context(block)
+
+
+@dataclass
+class _Group:
+    """The widgets one block became, and the source they were rendered from."""
+
+    source: str
+    widgets: list[MarkdownBlock] = field(default_factory=list)
+    plain: bool = False
+
+
+CHUNK = 32
+"""Blocks a chunk holds: chunks far from the viewport are frozen so layout skips them."""
+
+
+class BlockChunk(Widget):
+    """A run of CHUNK consecutive blocks, frozen to a blank of its height when off screen.
+
+    Textual lays out every widget on each layout pass, on screen or not; a frozen chunk
+    hides its blocks (so layout skips them) and keeps its height, so a reply of 100k tokens
+    costs each frame about what a short one does.
+    """
+
+    DEFAULT_CSS = """
+    BlockChunk {
+        layout: stream;
+        height: auto;
+    }
+    /* Every top-level list here is one item (a block of its own): no gap between items;
+       what follows a list keeps its distance with a top margin (margins collapse). */
+    BlockChunk > MarkdownList { margin: 0; }
+    BlockChunk > MarkdownParagraph, BlockChunk > MarkdownTable { margin: 1 0; }
+    """
+
+    frozen = False
+
+    def freeze(self) -> None:
+        """Hide the blocks, keep the height (valid until the width changes)."""
+        height = self.outer_size.height
+        if self.frozen or height <= 0:
+            return
+        self.frozen = True
+        self.styles.min_height = height
+        self.styles.max_height = height
+        for child in self.children:
+            child.display = False
+
+    def thaw(self) -> None:
+        if not self.frozen:
+            return
+        self.frozen = False
+        for child in self.children:
+            child.display = True
+        self.styles.min_height = None
+        self.styles.max_height = None
+
+
+class MarkdownBody(Markdown):
+    """A Markdown widget whose blocks are mounted one source block at a time, in chunks."""
+
+    DEFAULT_CSS = """
+    MarkdownBody {
+        layout: stream;
+        height: auto;
+        padding: 0 1;
+    }
+    """
+
+    BLOCKS: dict[str, type[MarkdownBlock]] = {
+        **Markdown.BLOCKS,
+        "fence": CodeFence,
+        "code_block": CodeFence,
+    }
+
+    def __init__(self, blocks: list[Block] | None = None, *, classes: str | None = None) -> None:
+        super().__init__(classes=classes, open_links=True)
+        self.plain_fences = False
+        self.plain_fence_count = 0
+        self.groups: list[_Group] = []
+        self.chunks: list[BlockChunk] = []
+        self._initial = blocks or []
+
+    async def _on_mount(self, event: Mount) -> None:  # type: ignore[override]
+        """Blocks are composed or mounted by us: stop Markdown parsing an empty source."""
+        event.prevent_default()
+
+    def compose(self) -> ComposeResult:
+        for start in range(0, len(self._initial), CHUNK):
+            widgets: list[MarkdownBlock] = []
+            for block in self._initial[start : start + CHUNK]:
+                group = self.render_block(block.source)
+                self.groups.append(group)
+                widgets.extend(group.widgets)
+            chunk = BlockChunk(*widgets)
+            self.chunks.append(chunk)
+            yield chunk
+        self._initial = []
+
+    async def chunk_for(self, index: int) -> BlockChunk:
+        """The chunk that holds block `index`, mounted if it is new."""
+        wanted = index // CHUNK
+        while len(self.chunks) <= wanted:
+            chunk = BlockChunk()
+            self.chunks.append(chunk)
+            await self.mount(chunk)
+        return self.chunks[wanted]
+
+    async def drop_chunks_after(self, count: int) -> None:
+        """Remove chunks no block needs any more (`count` blocks remain)."""
+        keep = (count + CHUNK - 1) // CHUNK
+        extra = self.chunks[keep:]
+        del self.chunks[keep:]
+        if extra:
+            await self.remove_children(extra)
+
+    async def remove_blocks(self, widgets: Sequence[Widget]) -> None:
+        """Remove block widgets, wherever in the chunks they are."""
+        by_parent: dict[Widget, list[Widget]] = {}
+        for widget in widgets:
+            if isinstance(widget.parent, Widget):
+                by_parent.setdefault(widget.parent, []).append(widget)
+        for parent, children in by_parent.items():
+            await parent.remove_children(children)
+
+    def render_block(self, source: str, *, plain: bool = False) -> _Group:
+        """Parse one block's source into widgets (not mounted)."""
+        tokens = _markdown_parser().parse(source)
+        self.plain_fences = plain
+        self.plain_fence_count = 0
+        try:
+            widgets = list(self._parse_markdown(tokens))
+        finally:
+            self.plain_fences = False
+        return _Group(source, widgets, self.plain_fence_count > 0)
+
+    def code_blocks(self) -> list[str]:
+        return [fence.code for fence in self.query(MarkdownFence)]
+
+
+_IN_PLACE = (MarkdownParagraph, MarkdownHeader, MarkdownHorizontalRule)
+
+
+def _same_shape(old: list[MarkdownBlock], new: list[MarkdownBlock]) -> bool:
+    return len(old) == len(new) and all(type(a) is type(b) for a, b in zip(old, new, strict=True))
+
+
+def _update_keeping_layout(widget: Static, content: Content) -> None:
+    """Repaint just this widget; ask for a layout only when its height changes.
+
+    A layout moves the anchored log and repaints the whole screen: most token bursts
+    only add words to the last line, so most updates need no layout at all.
+    """
+    before = widget.size.height
+    width = widget.content_size.width
+    gutter = widget.size.height - widget.content_size.height
+    widget.update(content, layout=False)
+    rules = cast("RulesMap", widget.styles)
+    if not width or widget.visual.get_height(rules, width) + gutter != before:
+        widget.refresh(layout=True)
+
+
+def _format_time(when: datetime) -> str:
+    return when.strftime("%H:%M" if when.date() == datetime.now().date() else "%Y-%m-%d %H:%M")
+
+
+def header_content(message: Message, *, model: str | None, state: str | None = None) -> Content:
+    """Role · time · model · tokens in/out · cost: built as Content so nothing is markup."""
+    parts: list[Content] = [
+        Content.styled(message.role.value, "bold"),
+        Content(_format_time(message.created_at)),
+    ]
+    if message.role is Role.ASSISTANT:
+        if model:
+            parts.append(Content(sanitize(model)))
+        if state is not None:
+            parts.append(Content(state))
+        else:
+            usage = message.usage
+            if usage is not None:
+                parts.append(
+                    Content(
+                        f"{format_tokens(usage.prompt_tokens)} in / "
+                        f"{format_tokens(usage.completion_tokens)} out"
+                    )
+                )
+            cost = message.cost
+            if cost is None:
+                parts.append(Content(format_cost(None)))
+            else:
+                parts.append(Content(format_cost(cost.total_cost, cost.currency)))
+            status = message.status
+            if status is not None:
+                reason = sanitize(status.reason)
+                parts.append(Content.styled(f"{status.state}: {reason}", "italic"))
+    return Content(" · ").join(parts)
+
+
+class MessageView(Widget, can_focus=True):
+    """A finished message: header, collapsed reasoning, markdown body."""
+
+    DEFAULT_CSS = """
+    MessageView {
+        layout: stream;
+        height: auto;
+    }
+    """
+
+    def __init__(
+        self,
+        message: Message,
+        *,
+        session_model: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        role_class = f"-{message.role.value.lower()}"
+        super().__init__(id=id, classes=f"{role_class} {classes or ''}".strip())
+        self.message = message
+        self.session_model = session_model
+
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        """Restyle this view and its header only, not the thousands of blocks of a long body.
+
+        Textual restyles every descendant on a focus change; no block's style depends on it.
+        """
+        self.app.stylesheet.update_nodes([self, *self.query_children(Label)], animate=True)
+
+    @property
+    def model_label(self) -> str | None:
+        return self.message.model or self.session_model
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._header(), classes="message--header")
+        reasoning = self.message.reasoning
+        if reasoning:
+            yield self._reasoning_box(sanitize(reasoning))
+        yield MarkdownBody(split_blocks(sanitize(self.message.text)), classes="message--body")
+
+    def _header(self) -> Content:
+        return header_content(self.message, model=self.model_label)
+
+    def _reasoning_box(self, text: str) -> Collapsible:
+        """Only messages with reasoning get the box: widgets cost milliseconds each to mount."""
+        return Collapsible(
+            Static(Content(text), classes="message--reasoning-text"),
+            title="Reasoning",
+            collapsed=True,
+            classes="message--reasoning",
+        )
+
+    async def _ensure_reasoning_box(self) -> Collapsible:
+        boxes = self.query_children(".message--reasoning").results(Collapsible)
+        for box in boxes:
+            return box
+        box = self._reasoning_box("")
+        await self.mount(box, after=self.query_one(".message--header", Label))
+        return box
+
+    @property
+    def body(self) -> MarkdownBody:
+        return self.query_one(".message--body", MarkdownBody)
+
+    def code_blocks(self) -> list[str]:
+        """The code of every fenced or indented block, in order: what copy offers."""
+        return self.body.code_blocks()
+
+    async def set_message(self, message: Message) -> None:
+        """Show another version of the message (after a regenerate or an edit)."""
+        self.message = message
+        await self.remove_children()
+        await self.mount_all(list(MessageView.compose(self)))
+
+
+class ReplyView(MessageView):
+    """A reply while it streams: tokens are buffered and reach the screen at most ~20 Hz."""
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        created_at: datetime | None = None,
+        on_new_text: _Callback | None = None,
+    ) -> None:
+        placeholder = Message(
+            role=Role.ASSISTANT, created_at=created_at or datetime.now(), model=model_id
+        )
+        super().__init__(placeholder, session_model=model_id)
+        self.model_id = model_id
+        self.streaming = True
+        self._splitter = BlockSplitter()
+        self._text_parts: list[str] = []
+        self._reasoning_parts: list[str] = []
+        self._reasoning_dirty = False
+        self._text_dirty = False
+        self._tail: _Group | None = None
+        self._rendered = 0  # finished blocks already on screen
+        self._timer: Timer | None = None
+        self._next_flush = 0.0
+        self._flushing = False
+        self._on_new_text = on_new_text
+        self.flush_count = 0
+
+    def compose(self) -> ComposeResult:
+        yield Label(self._header(), classes="message--header")
+        yield MarkdownBody(classes="message--body")
+
+    def _header(self) -> Content:
+        if self.streaming:
+            state = "writing…" if self._text_parts else "thinking…"
+            return header_content(self.message, model=self.model_label, state=state)
+        return super()._header()
+
+    # -- called by the worker, per token burst: buffer only -----------------------------
+    def append_text(self, text: str) -> None:
+        """Buffer reply text; cheap and synchronous."""
+        if not text or not self.streaming:
+            return
+        clean = sanitize(text)
+        first = not self._text_parts
+        self._text_parts.append(clean)
+        self._splitter.feed(clean)
+        self._text_dirty = True
+        if first:
+            self._header_dirty = True
+        self._schedule()
+
+    def append_reasoning(self, text: str) -> None:
+        """Buffer reasoning text; shown in the collapsed box above the reply."""
+        if not text or not self.streaming:
+            return
+        self._reasoning_parts.append(sanitize(text))
+        self._reasoning_dirty = True
+        self._schedule()
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text_parts)
+
+    # -- flushing ---------------------------------------------------------------------
+    _header_dirty = False
+
+    def _schedule(self) -> None:
+        if self._timer is not None or self._flushing or not self.is_mounted:
+            return
+        delay = max(0.002, self._next_flush - time.monotonic())  # Timer(0) divides by zero
+        self._timer = self.set_timer(delay, self._flush, name="reply-flush")
+
+    async def _flush(self) -> None:
+        self._timer = None
+        if self._flushing or not self.streaming:
+            return
+        self._flushing = True
+        started = time.monotonic()
+        try:
+            await self._render_pending()
+        finally:
+            self._flushing = False
+            cost = time.monotonic() - started
+            # Never spend more than about a third of the time re-rendering the tail.
+            self._next_flush = time.monotonic() + max(FLUSH_INTERVAL, 2 * cost)
+        if self._text_dirty or self._reasoning_dirty:
+            self._schedule()
+
+    async def _render_pending(self) -> None:
+        self.flush_count += 1
+        new_text = self._text_dirty
+        with self.app.batch_update():
+            if self._header_dirty:
+                self._header_dirty = False
+                self.query_one(".message--header", Label).update(self._header())
+            if self._reasoning_dirty:
+                self._reasoning_dirty = False
+                await self._show_reasoning()
+            if self._text_dirty:
+                self._text_dirty = False
+                await self._render_blocks(final=False)
+        if new_text and self._on_new_text is not None:
+            self._on_new_text(self)
+
+    async def _show_reasoning(self) -> None:
+        box = await self._ensure_reasoning_box()
+        if not box.collapsed or not self.streaming:
+            # Only an open box pays for the whole reasoning text.
+            text = "".join(self._reasoning_parts)
+            self.query_one(".message--reasoning-text", Static).update(Content(text))
+        else:
+            box.title = f"Reasoning ({len(self._reasoning_parts)} parts…)"
+
+    async def _render_blocks(self, *, final: bool) -> None:
+        """Mount newly finished blocks once; re-render only the growing tail."""
+        body = self.body
+        finished = self._splitter.finished
+        to_remove: list[Widget] = []
+        to_mount: dict[int, list[MarkdownBlock]] = {}
+        tail = self._tail
+        for index in range(self._rendered, len(finished)):
+            block = finished[index]
+            if tail is not None and not tail.plain and tail.source == block.source:
+                group = _Group(block.source, tail.widgets)  # promote: already right
+            else:
+                if tail is not None:
+                    to_remove.extend(tail.widgets)
+                group = body.render_block(block.source)
+                to_mount.setdefault(index // CHUNK, []).extend(group.widgets)
+            tail = None
+            body.groups.append(group)
+        self._rendered = len(finished)
+        source = "" if final else self._splitter.tail()
+        if source.strip():
+            new_tail = body.render_block(source, plain=True)
+            if tail is not None and not to_mount and _same_shape(tail.widgets, new_tail.widgets):
+                await self._update_in_place(tail, new_tail)
+            else:
+                if tail is not None:
+                    to_remove.extend(tail.widgets)
+                to_mount.setdefault(len(finished) // CHUNK, []).extend(new_tail.widgets)
+                tail = new_tail
+        elif tail is not None:
+            to_remove.extend(tail.widgets)
+            tail = None
+        self._tail = tail
+        if to_remove:
+            await body.remove_blocks(to_remove)
+        for chunk_index in sorted(to_mount):
+            chunk = await body.chunk_for(chunk_index * CHUNK)
+            await chunk.mount_all(to_mount[chunk_index])
+
+    async def _update_in_place(self, tail: _Group, new: _Group) -> None:
+        """Same widget types as before: update their content rather than re-mount."""
+        tail.source = new.source
+        tail.plain = new.plain
+        for old, fresh in zip(tail.widgets, new.widgets, strict=True):
+            if isinstance(old, _IN_PLACE):
+                old._copy_context(fresh)
+                if old._content != fresh._content:
+                    old._content = fresh._content
+                    _update_keeping_layout(old, fresh._content)
+            elif isinstance(old, CodeFence) and isinstance(fresh, CodeFence):
+                old._copy_context(fresh)
+                old._content = fresh._highlighted_code
+                for label in old.query_children(Label):
+                    _update_keeping_layout(label, fresh._highlighted_code)
+            elif isinstance(old, (MarkdownFence, MarkdownTable)):
+                await old._update_from_block(fresh)
+            else:
+                index = tail.widgets.index(old)
+                if isinstance(old.parent, Widget):
+                    await old.parent.mount(fresh, after=old)
+                await old.remove()
+                tail.widgets[index] = fresh
+
+    # -- the end ----------------------------------------------------------------------
+    def _stop_stream(self) -> None:
+        self.streaming = False
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    async def _wait_flush(self) -> None:
+        while self._flushing:
+            await self._sleep()
+
+    @staticmethod
+    async def _sleep() -> None:
+        import asyncio
+
+        await asyncio.sleep(0.005)
+
+    async def finish(self, message: Message) -> None:
+        """The reply is complete: render it once fully so the final view is exactly right."""
+        self._stop_stream()
+        await self._wait_flush()
+        self.message = message
+        self.session_model = message.model or self.model_id
+        self._splitter.close()
+        with self.app.batch_update():
+            await self._render_blocks(final=True)
+            await self._reconcile(split_blocks(sanitize(message.text)))
+            self.query_one(".message--header", Label).update(self._header())
+            self._reasoning_parts = [sanitize(message.reasoning)] if message.reasoning else []
+            await self._show_reasoning_final()
+        if self._on_new_text is not None:
+            self._on_new_text(self)
+
+    async def _show_reasoning_final(self) -> None:
+        text = "".join(self._reasoning_parts)
+        if not text:
+            for box in self.query_children(".message--reasoning").results(Collapsible):
+                await box.remove()
+            return
+        box = await self._ensure_reasoning_box()
+        box.title = "Reasoning"
+        self.query_one(".message--reasoning-text", Static).update(Content(text))
+
+    async def _reconcile(self, blocks: list[Block]) -> None:
+        """Make the body equal a fresh render of `blocks`: keep the common prefix only."""
+        body = self.body
+        groups = body.groups
+        keep = 0
+        for group, block in zip(groups, blocks, strict=False):
+            if group.source != block.source or group.plain:
+                break
+            keep += 1
+        if keep == len(groups) == len(blocks):
+            return
+        stale = [w for group in groups[keep:] for w in group.widgets]
+        del groups[keep:]
+        if stale:
+            await body.remove_blocks(stale)
+        await body.drop_chunks_after(max(keep, len(blocks)))
+        for index in range(keep, len(blocks)):
+            group = body.render_block(blocks[index].source)
+            groups.append(group)
+            chunk = await body.chunk_for(index)
+            await chunk.mount_all(group.widgets)
+
+    async def fail(self, error_line: str, message: Message | None) -> None:
+        """Keep the partial text, mark it interrupted, and say what went wrong and what to do."""
+        self._stop_stream()
+        await self._wait_flush()
+        self._splitter.close()
+        if message is not None:
+            self.message = message
+            if not message.text:
+                message.text = self.text
+        else:
+            self.message.text = self.text
+        with self.app.batch_update():
+            await self._render_blocks(final=True)
+            await self._reconcile(split_blocks(sanitize(self.message.text)))
+            reason = self.message.status.reason if self.message.status else "error"
+            state = f"interrupted: {sanitize(reason)}"
+            header = header_content(self.message, model=self.model_label, state=state)
+            self.query_one(".message--header", Label).update(header)
+            await self.mount(Label(Content(sanitize(error_line)), classes="message--error"))
+            await self._show_reasoning_final()
+        if self._on_new_text is not None:
+            self._on_new_text(self)
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    _Callback = Callable[[ReplyView], None]
