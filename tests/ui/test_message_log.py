@@ -87,6 +87,15 @@ def _reply(text: str, **kw: object) -> Message:
     )
 
 
+async def settle(pilot: object, reply: ReplyView) -> None:
+    """Wait until the reply's buffered text is on screen: never on a wall-clock guess."""
+    for _ in range(2000):
+        if not reply.pending:
+            break
+        await pilot.pause(0.01)  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
 async def _stream(pilot: object, reply: ReplyView, text: str, size: int = 7) -> None:
     for i in range(0, len(text), size):
         reply.append_text(text[i : i + size])
@@ -107,7 +116,7 @@ async def test_streamed_reply_equals_fresh_render() -> None:
             if i % 200 == 0:
                 await pilot.pause(0.06)
                 assert log.following
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         assert reply.flush_count > 1
         final = _reply(REPLY, reasoning="I thought about it.")
         await reply.finish(final)
@@ -140,7 +149,7 @@ async def test_scrolling_up_stops_following_and_end_restores() -> None:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
         await _stream(pilot, reply, "para line\n\n" * 80)
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         assert log.following
         assert log.scroll_y == log.max_scroll_y > 0
         log.focus()
@@ -150,15 +159,15 @@ async def test_scrolling_up_stops_following_and_end_restores() -> None:
         hint = log.query_one("#new-text-hint", Label)
         assert not hint.has_class("-shown")
         reply.append_text("more text arriving below\n\n")
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         assert hint.has_class("-shown")
         assert log.scroll_y < log.max_scroll_y
         await pilot.press("end")
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         assert log.following
         assert not hint.has_class("-shown")
         reply.append_text("and more\n\n" * 10)
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         assert log.scroll_y == log.max_scroll_y
         await reply.finish(_reply(reply.text))
         await pilot.pause()
@@ -174,7 +183,7 @@ async def test_model_text_is_inert() -> None:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("evil:[b]model[/b]")
         reply.append_text(nasty)
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         await reply.finish(_reply(nasty, reasoning="\x1b[2J[red]r[/red]"))
         await pilot.pause()
         text = _screen_text(app)
@@ -192,7 +201,7 @@ async def test_fail_keeps_partial_text_and_says_why() -> None:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
         reply.append_text("partial answer ```py\nx = 1\n")
-        await pilot.pause(0.1)
+        await settle(pilot, reply)
         partial = _reply(reply.text, status=Status(reason="network"))
         await reply.fail("network error: connection reset; press Ctrl+R to retry", partial)
         await pilot.pause()
@@ -221,7 +230,10 @@ async def test_long_session_opens_at_newest_and_loads_older() -> None:
         loaded = len(log.views)
         log.focus()
         await pilot.press("home")
-        await pilot.pause(0.2)
+        for _ in range(500):  # older messages mount in the background
+            if len(log.views) > loaded:
+                break
+            await pilot.pause(0.01)
         assert len(log.views) > loaded
         assert first in log.views
         assert not log.following

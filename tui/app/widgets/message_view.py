@@ -453,6 +453,13 @@ class ReplyView(MessageView):
     def text(self) -> str:
         return "".join(self._text_parts)
 
+    @property
+    def pending(self) -> bool:
+        """Text or reasoning buffered but not yet on screen (tests wait on this)."""
+        return bool(
+            self._text_dirty or self._reasoning_dirty or self._flushing or self._timer is not None
+        )
+
     # -- flushing ---------------------------------------------------------------------
     _header_dirty = False
 
