@@ -170,3 +170,27 @@ def test_unknown_id_is_one_line_not_a_traceback() -> None:
     r = liu("sessions", "show", "deadbeef")
     assert r.returncode == 2
     assert r.stderr == "liu: no session deadbeef: see `liu sessions list`\n"
+
+
+def test_a_20_megabyte_file_imports(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from tui.core import fileformat
+    from tui.core.session import Message, Role, Session
+
+    para = "Streaming markdown with `code`, **bold** and 流式输出.\n" * 20
+    s = Session(
+        title="big",
+        messages=[
+            Message(Role.USER if i % 2 == 0 else Role.ASSISTANT, datetime(2026, 1, 1), para.strip())
+            for i in range(20_500)
+        ],
+    )
+    big = tmp_path / "big.md"
+    big.write_text(fileformat.write(s))
+    assert big.stat().st_size > 20_000_000
+    r = liu("import", str(big))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("imported: ")
+    listed = json.loads(liu("sessions", "list", "--json").stdout)
+    assert listed[0]["messages"] == 20_500
