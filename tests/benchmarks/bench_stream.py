@@ -6,6 +6,12 @@
 Streams a reply of realistic markdown (paragraphs, lists, tables, fences including one of 300
 lines, CJK) into a MessageLog, token by token, as fast as possible or at --rate tokens/s, and
 prints CPU seconds per 1,000 tokens, wall time, peak RSS, screen refreshes and flushes.
+
+Headless Textual renders each screen update but writes nothing; the bench turns every update
+into the bytes a real terminal would get (256 colours, as over SSH), so `bytes` and the CPU
+figures include that cost. `lag` is the time from the last token arriving to the frame that
+shows the finished reply; `stall` is the longest the event loop was blocked (how long the UI
+could not react to a key); `finish` is how long `ReplyView.finish` took.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from rich.console import Console
+from textual._compositor import CompositorUpdate
 from textual.app import App, ComposeResult
+from textual.screen import Screen
 
 from tui.app.widgets.message_log import MessageLog
 from tui.core.session import Cost, Message, Role, Usage
@@ -106,17 +115,38 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
     doc = make_document(tokens)
     pieces = tokenize(doc, tokens)
     refreshes = 0
+    sent = 0
+    shown_at = 0.0
+    terminal = Console(
+        color_system="256", force_terminal=True, width=120, height=40, legacy_windows=False
+    )
+    original_display = app._display
+
+    def display(screen: Screen[object], renderable: object) -> None:
+        """Count what a real terminal would receive."""
+        nonlocal refreshes, sent, shown_at
+        if isinstance(renderable, CompositorUpdate):
+            refreshes += 1
+            sent += len(renderable.render_segments(terminal).encode())
+            shown_at = time.perf_counter()
+        original_display(screen, renderable)  # type: ignore[arg-type]
+
+    app._display = display  # type: ignore[method-assign]
+    stall = 0.0
+    ticking = True
+
+    async def ticker() -> None:
+        """The longest the event loop went without running a 10 ms tick."""
+        nonlocal stall
+        last = time.perf_counter()
+        while ticking:
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            stall = max(stall, now - last - 0.01)
+            last = now
+
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(MessageLog)
-        screen = app.screen
-        original = screen._compositor_refresh
-
-        def counting_refresh() -> None:
-            nonlocal refreshes
-            refreshes += 1
-            original()
-
-        screen._compositor_refresh = counting_refresh  # type: ignore[method-assign]
         prompt = Message(role=Role.USER, created_at=datetime.now(), text="Write it all.")
         await log.add_message(prompt)
         await pilot.pause()
@@ -124,7 +154,8 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
         await pilot.pause()
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
-        lag_max = 0.0
+        sent0 = sent
+        tick = asyncio.create_task(ticker())
         if rate:
             interval = 1 / rate
             for k, piece in enumerate(pieces):
@@ -138,7 +169,7 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
             for k, piece in enumerate(pieces):
                 reply.append_text(piece)
                 await asyncio.sleep(0.0005 if k % 8 == 7 else 0)
-        lag0 = time.perf_counter()
+        last_token = time.perf_counter()
         final = Message(
             role=Role.ASSISTANT,
             created_at=datetime.now(),
@@ -148,22 +179,63 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
             cost=Cost(total_cost=0.0123),
         )
         await reply.finish(final)
+        finish_s = time.perf_counter() - last_token
+        finished = time.perf_counter()
+        while shown_at < finished:  # the frame that shows the finished reply
+            await asyncio.sleep(0.001)
+        lag = shown_at - last_token
         await pilot.pause()
-        lag_max = time.perf_counter() - lag0
         wall = time.perf_counter() - wall0
         cpu = time.process_time() - cpu0
+        ticking = False
+        await tick
         assert log.following
+        assert not reply.pending
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "tokens": len(pieces),
         "cpu_s": cpu,
         "cpu_per_1k": cpu / len(pieces) * 1000,
         "wall_s": wall,
-        "final_render_s": lag_max,
+        "finish_s": finish_s,
+        "lag_s": lag,
+        "stall_s": stall,
+        "bytes": sent - sent0,
         "rss_mb": rss_kb / 1024,
         "refreshes": refreshes,
         "flushes": reply.flush_count,
     }
+
+
+async def first_paint(count: int) -> float:
+    """Seconds from `show_session` of `count` messages to the first frame showing them."""
+    messages = [
+        Message(
+            role=Role.USER if i % 2 == 0 else Role.ASSISTANT,
+            created_at=datetime.now(),
+            text=make_document(150, seed=i) if i % 2 else f"question {i}?",
+            model="bench:model" if i % 2 else None,
+        )
+        for i in range(count)
+    ]
+    app = BenchApp()
+    shown: list[float] = []
+    original_display = app._display
+
+    def display(screen: Screen[object], renderable: object) -> None:
+        if isinstance(renderable, CompositorUpdate):
+            shown.append(time.perf_counter())
+        original_display(screen, renderable)  # type: ignore[arg-type]
+
+    app._display = display  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        await pilot.pause()
+        start = time.perf_counter()
+        await log.show_session(messages, session_model="bench:model")
+        while not shown or shown[-1] < start:
+            await asyncio.sleep(0.001)
+        return min(t for t in shown if t >= start) - start
 
 
 def main() -> None:
@@ -171,7 +243,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=4000)
     parser.add_argument("--rate", type=float, default=0.0, help="tokens/s; 0 = as fast as possible")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the run")
+    parser.add_argument(
+        "--session", type=int, default=0, help="time the first paint of a session of N messages"
+    )
     args = parser.parse_args()
+    if args.session:
+        paint = asyncio.run(first_paint(args.session))
+        print(f"{args.session}-message session: first paint {paint * 1000:.0f} ms")
+        return
     if args.profile:
         from pyinstrument import Profiler
 
@@ -185,8 +264,10 @@ def main() -> None:
     print(
         f"{result['tokens']} tokens ({mode}): {result['cpu_per_1k']:.3f} CPU-s/1k tokens, "
         f"cpu {result['cpu_s']:.2f} s, wall {result['wall_s']:.2f} s, "
-        f"finish {result['final_render_s'] * 1000:.0f} ms, peak RSS {result['rss_mb']:.0f} MB, "
-        f"{result['refreshes']} refreshes, {result['flushes']} flushes"
+        f"finish {result['finish_s'] * 1000:.0f} ms, lag {result['lag_s'] * 1000:.0f} ms, "
+        f"stall {result['stall_s'] * 1000:.0f} ms, peak RSS {result['rss_mb']:.0f} MB, "
+        f"{result['refreshes']:.0f} frames, {result['bytes'] / 1e6:.2f} MB sent, "
+        f"{result['flushes']:.0f} flushes"
     )
 
 

@@ -11,7 +11,7 @@ from textual.widgets import Label, Static
 from textual.widgets._markdown import MarkdownBullet
 
 from tui.app.widgets.message_log import INITIAL_MESSAGES, MessageLog
-from tui.app.widgets.message_view import MarkdownBody, MessageView, ReplyView
+from tui.app.widgets.message_view import BlockChunk, MarkdownBody, MessageView, ReplyView
 from tui.core.session import Cost, Message, Role, Status, Usage
 
 T0 = datetime(2025, 1, 2, 9, 30)
@@ -87,6 +87,11 @@ def _reply(text: str, **kw: object) -> Message:
     )
 
 
+def _following(log: MessageLog) -> bool:
+    """A function, so that mypy does not narrow the attribute between asserts."""
+    return log.following
+
+
 async def settle(pilot: object, reply: ReplyView) -> None:
     """Wait until the reply's buffered text is on screen: never on a wall-clock guess."""
     for _ in range(2000):
@@ -155,7 +160,7 @@ async def test_scrolling_up_stops_following_and_end_restores() -> None:
         log.focus()
         await pilot.press("pageup")
         await pilot.pause()
-        assert not log.following
+        assert not _following(log)
         hint = log.query_one("#new-text-hint", Label)
         assert not hint.has_class("-shown")
         reply.append_text("more text arriving below\n\n")
@@ -260,3 +265,43 @@ async def test_moving_between_messages_and_code_blocks() -> None:
         removed = await log.remove_last_reply()
         assert removed is msgs[1]
         assert len(log.views) == 1
+
+
+def _live(chunk: BlockChunk) -> bool:
+    """Thawed, with its block widgets back (a function: mypy narrows attributes)."""
+    return not chunk.frozen and bool(chunk.children)
+
+
+async def test_far_chunks_drop_their_widgets_and_come_back() -> None:
+    """A long reply keeps only the blocks near the viewport as widgets; the rest is source
+    and height. Scrolling back renders them again; copy still sees every fence."""
+    from tui.app.widgets.message_view import CHUNK, TailBox
+
+    blocks = [f"Paragraph {i} of the long reply.\n\n" for i in range(CHUNK * 3)]
+    blocks.insert(3, "```sh\necho early\n```\n\n")
+    text = "".join(blocks)
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        await _stream(pilot, reply, text, size=50)
+        await settle(pilot, reply)
+        assert reply.query(TailBox)  # the growing block lives apart while streaming
+        await reply.finish(_reply(text))
+        await pilot.pause()
+        await pilot.pause(0.05)
+        assert not reply.query(TailBox) and not reply.pending
+        body = reply.body
+        first = body.chunks[0]
+        assert first.frozen and not first.children
+        assert first.outer_size.height > 0
+        assert reply.code_blocks() == ["echo early"]
+        assert "Paragraph 95" in _screen_text(app)
+        log.focus()
+        await pilot.press("home")
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if _live(first):
+                break
+        assert _live(first)
+        assert "Paragraph 0 of the long reply." in _screen_text(app)

@@ -198,7 +198,7 @@ class MessageLog(VerticalScroll, can_focus=True):
             return
         margin = viewport.height
         top, bottom = viewport.y - margin, viewport.bottom + margin
-        for body in self.query(MarkdownBody):
+        for body in self._bodies():
             chunks = body.chunks
             for chunk in chunks[:-1]:
                 region = chunk.region
@@ -210,11 +210,23 @@ class MessageLog(VerticalScroll, can_focus=True):
                 else:
                     chunk.freeze()
 
+    def _bodies(self) -> list[MarkdownBody]:
+        """Bodies with more than one chunk: the only ones virtualizing touches.
+
+        Found through the views, not a query: a query walks every block of every message.
+        """
+        bodies = []
+        for view in self.views:
+            body = view.body_or_none
+            if body is not None and len(body.chunks) > 1:
+                bodies.append(body)
+        return bodies
+
     def on_resize(self, event: events.Resize) -> None:
         """Frozen heights hold for one width only."""
         if event.size.width != self._width:
             self._width = event.size.width
-            for body in self.query(MarkdownBody):
+            for body in self._bodies():
                 for chunk in body.chunks:
                     chunk.thaw()
         self._schedule_virtualize()

@@ -18,11 +18,13 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MethodType
 from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.content import Content
 from textual.events import Mount
+from textual.geometry import Size
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Collapsible, Label, Static
@@ -48,7 +50,18 @@ if TYPE_CHECKING:
     from textual.css.styles import RulesMap
 
 FLUSH_INTERVAL = 1 / 12
-"""Seconds between screen updates while streaming: ~12 Hz reads as smooth, lag stays <100 ms."""
+"""Shortest time between screen updates while streaming: ~12 Hz reads as smooth."""
+
+MAX_FLUSH_INTERVAL = 1 / 4
+"""Longest time between screen updates, however costly they are."""
+
+CPU_BUDGET = 0.08
+"""Share of one core the streaming display may use: the interval between updates grows with
+what the last updates cost in all (flush, layout, paint, and the tokens arriving between)."""
+
+RESERVE = 6
+"""Blank lines a streaming reply keeps below its text, so the log scrolls (which repaints the
+whole screen) once per RESERVE lines rather than once per line."""
 
 _parser: MarkdownIt | None = None
 
@@ -117,6 +130,24 @@ class CodeFence(MarkdownFence):
         super()._copy_context(block)
 
 
+def _size_updated_once(
+    widget: Widget, size: Size, virtual_size: Size, container_size: Size
+) -> bool:
+    """`Widget._size_updated` without the second layout pass.
+
+    Textual stores a resized widget's virtual size in a reactive declared with
+    `layout=True`, so every resize asks for one more layout and frame. Only scrolling
+    widgets use their virtual size; for the others it is set without a refresh.
+    """
+    return Widget._size_updated(widget, size, virtual_size, container_size, layout=False)
+
+
+def _once_per_resize(widget: Widget) -> None:
+    """Give a non-scrolling tail widget `_size_updated_once` (it grows every update)."""
+    if not isinstance(widget, MarkdownFence):
+        widget._size_updated = MethodType(_size_updated_once, widget)  # type: ignore[method-assign]
+
+
 @dataclass
 class _Group:
     """The widgets one block became, and the source they were rendered from."""
@@ -130,12 +161,21 @@ CHUNK = 32
 """Blocks a chunk holds: chunks far from the viewport are frozen so layout skips them."""
 
 
-class BlockChunk(Widget):
-    """A run of CHUNK consecutive blocks, frozen to a blank of its height when off screen.
+_BLOCK_CSS = """
+    /* Every top-level list here is one item (a block of its own): no gap between items;
+       what follows a list keeps its distance with a top margin (margins collapse). */
+    {0} > MarkdownList {{ margin: 0; }}
+    {0} > MarkdownParagraph, {0} > MarkdownTable {{ margin: 1 0; }}
+"""
 
-    Textual lays out every widget on each layout pass, on screen or not; a frozen chunk
-    hides its blocks (so layout skips them) and keeps its height, so a reply of 100k tokens
-    costs each frame about what a short one does.
+
+class BlockChunk(Widget):
+    """A run of CHUNK consecutive blocks; far from the viewport it is frozen.
+
+    Textual lays out (and keeps in memory) every widget, on screen or not. A frozen chunk
+    drops its block widgets and keeps only its height; the blocks' sources stay in the
+    body's groups, so thawing (when the user scrolls near) renders them again. A reply of
+    100k tokens so costs each frame, and in memory, about what a short one does.
     """
 
     DEFAULT_CSS = """
@@ -143,33 +183,57 @@ class BlockChunk(Widget):
         layout: stream;
         height: auto;
     }
-    /* Every top-level list here is one item (a block of its own): no gap between items;
-       what follows a list keeps its distance with a top margin (margins collapse). */
-    BlockChunk > MarkdownList { margin: 0; }
-    BlockChunk > MarkdownParagraph, BlockChunk > MarkdownTable { margin: 1 0; }
-    """
+    """ + _BLOCK_CSS.format("BlockChunk")
 
     frozen = False
 
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return _size_updated_once(self, size, virtual_size, container_size)
+
+    def __init__(self, body: MarkdownBody, index: int, *children: Widget) -> None:
+        super().__init__(*children)
+        self.markdown_body = body
+        self.index = index
+        self._frozen_height = 0
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """A frozen chunk is as tall as it was (the stream layout ignores inline styles)."""
+        if self.frozen:
+            return self._frozen_height
+        return super().get_content_height(container, viewport, width)
+
+    def _groups(self) -> list[_Group]:
+        start = self.index * CHUNK
+        return self.markdown_body.groups[start : start + CHUNK]
+
     def freeze(self) -> None:
-        """Hide the blocks, keep the height (valid until the width changes)."""
+        """Drop the block widgets, keep the height (valid until the width changes)."""
         height = self.outer_size.height
-        if self.frozen or height <= 0:
+        if self.frozen or height <= 0 or not self.is_mounted:
             return
         self.frozen = True
-        self.styles.min_height = height
-        self.styles.max_height = height
-        for child in self.children:
-            child.display = False
+        self._frozen_height = height
+        for group in self._groups():
+            group.widgets = []
+        self.remove_children()
 
     def thaw(self) -> None:
+        """Render the blocks again from their sources."""
         if not self.frozen:
             return
         self.frozen = False
-        for child in self.children:
-            child.display = True
-        self.styles.min_height = None
-        self.styles.max_height = None
+        widgets: list[MarkdownBlock] = []
+        body = self.markdown_body
+        for group in self._groups():
+            fresh = body.render_block(group.source)
+            group.widgets = fresh.widgets
+            widgets.extend(fresh.widgets)
+        if widgets:
+            self.mount_all(widgets)
+        else:
+            self.refresh(layout=True)
 
 
 class MarkdownBody(Markdown):
@@ -188,6 +252,11 @@ class MarkdownBody(Markdown):
         "fence": CodeFence,
         "code_block": CodeFence,
     }
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return _size_updated_once(self, size, virtual_size, container_size)
 
     def __init__(self, blocks: list[Block] | None = None, *, classes: str | None = None) -> None:
         super().__init__(classes=classes, open_links=True)
@@ -208,7 +277,7 @@ class MarkdownBody(Markdown):
                 group = self.render_block(block.source)
                 self.groups.append(group)
                 widgets.extend(group.widgets)
-            chunk = BlockChunk(*widgets)
+            chunk = BlockChunk(self, len(self.chunks), *widgets)
             self.chunks.append(chunk)
             yield chunk
         self._initial = []
@@ -217,10 +286,12 @@ class MarkdownBody(Markdown):
         """The chunk that holds block `index`, mounted if it is new."""
         wanted = index // CHUNK
         while len(self.chunks) <= wanted:
-            chunk = BlockChunk()
+            chunk = BlockChunk(self, len(self.chunks))
             self.chunks.append(chunk)
             await self.mount(chunk)
-        return self.chunks[wanted]
+        chunk = self.chunks[wanted]
+        chunk.thaw()
+        return chunk
 
     async def drop_chunks_after(self, count: int) -> None:
         """Remove chunks no block needs any more (`count` blocks remain)."""
@@ -251,7 +322,15 @@ class MarkdownBody(Markdown):
         return _Group(source, widgets, self.plain_fence_count > 0)
 
     def code_blocks(self) -> list[str]:
-        return [fence.code for fence in self.query(MarkdownFence)]
+        """The code of every fence, nested ones included, from the sources (frozen chunks
+        have no widgets)."""
+        parser = _markdown_parser()
+        return [
+            token.content.rstrip()
+            for group in self.groups
+            for token in parser.parse(group.source)
+            if token.type in ("fence", "code_block")
+        ]
 
 
 _IN_PLACE = (MarkdownParagraph, MarkdownHeader, MarkdownHorizontalRule)
@@ -312,6 +391,22 @@ def header_content(message: Message, *, model: str | None, state: str | None = N
     return Content(" · ").join(parts)
 
 
+class TailBox(Widget):
+    """The growing block of a streaming reply, apart from the finished ones.
+
+    It sits below the body, so when the tail grows by a line only this small box is
+    repainted; the body changes only when a block finishes.
+    """
+
+    DEFAULT_CSS = """
+    TailBox {
+        layout: stream;
+        height: auto;
+        padding: 0 1;
+    }
+    """ + _BLOCK_CSS.format("TailBox")
+
+
 class MessageView(Widget, can_focus=True):
     """A finished message: header, collapsed reasoning, markdown body."""
 
@@ -321,6 +416,11 @@ class MessageView(Widget, can_focus=True):
         height: auto;
     }
     """
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return _size_updated_once(self, size, virtual_size, container_size)
 
     def __init__(
         self,
@@ -377,6 +477,14 @@ class MessageView(Widget, can_focus=True):
     def body(self) -> MarkdownBody:
         return self.query_one(".message--body", MarkdownBody)
 
+    @property
+    def body_or_none(self) -> MarkdownBody | None:
+        """The body, if composed; looks at this view's own children only."""
+        for child in self.children:
+            if isinstance(child, MarkdownBody):
+                return child
+        return None
+
     def code_blocks(self) -> list[str]:
         """The code of every fenced or indented block, in order: what copy offers."""
         return self.body.code_blocks()
@@ -415,11 +523,17 @@ class ReplyView(MessageView):
         self._next_flush = 0.0
         self._flushing = False
         self._on_new_text = on_new_text
+        self._last_cpu = 0.0
+        self._last_wall = 0.0
+        self._frame_cpu = 0.0  # smoothed CPU per update, all of it
+        self._reserved = 0  # min-height that holds the reserve below the text
+        self._used = 0  # lines of text at the last update
         self.flush_count = 0
 
     def compose(self) -> ComposeResult:
         yield Label(self._header(), classes="message--header")
         yield MarkdownBody(classes="message--body")
+        yield TailBox(classes="message--tail")
 
     def _header(self) -> Content:
         if self.streaming:
@@ -469,19 +583,31 @@ class ReplyView(MessageView):
         delay = max(0.002, self._next_flush - time.monotonic())  # Timer(0) divides by zero
         self._timer = self.set_timer(delay, self._flush, name="reply-flush")
 
+    def _interval(self) -> float:
+        """Time to the next update: the CPU all of the last update cost, over the budget.
+
+        It counts everything the process did since the previous update (the flush, the
+        layout and paint it caused, tokens arriving), so a costly screen or a busy
+        machine slows the updates down, between 12 and 4 a second.
+        """
+        cpu, wall = time.process_time(), time.monotonic()
+        if self._last_wall:
+            used = cpu - self._last_cpu
+            self._frame_cpu = used if not self._frame_cpu else 0.5 * (self._frame_cpu + used)
+        self._last_cpu, self._last_wall = cpu, wall
+        return min(MAX_FLUSH_INTERVAL, max(FLUSH_INTERVAL, self._frame_cpu / CPU_BUDGET))
+
     async def _flush(self) -> None:
         self._timer = None
         if self._flushing or not self.streaming:
             return
         self._flushing = True
-        started = time.monotonic()
+        interval = self._interval()
         try:
             await self._render_pending()
         finally:
             self._flushing = False
-            cost = time.monotonic() - started
-            # Never spend more than about a third of the time re-rendering the tail.
-            self._next_flush = time.monotonic() + max(FLUSH_INTERVAL, 2 * cost)
+            self._next_flush = time.monotonic() + interval
         if self._text_dirty or self._reasoning_dirty:
             self._schedule()
 
@@ -498,8 +624,36 @@ class ReplyView(MessageView):
             if self._text_dirty:
                 self._text_dirty = False
                 await self._render_blocks(final=False)
+                self._keep_reserve()
         if new_text and self._on_new_text is not None:
             self._on_new_text(self)
+
+    def _keep_reserve(self) -> None:
+        """Hold RESERVE blank lines below the text (measured at the last layout).
+
+        While the text grows into the reserve this view keeps its height: the log does not
+        scroll, and only what changed is repainted. When the reserve runs low it is
+        renewed in one step, so the log scrolls once per RESERVE lines.
+        """
+        box = self.query_one(TailBox)
+        if not self.region:
+            return  # not laid out yet
+        used = box.region.bottom - self.content_region.y  # an empty box has a region too
+        growth = max(0, used - self._used)  # lines the last update added: expect as many
+        self._used = used
+        if self._reserved - used < growth + 2:
+            self._reserved = used + growth + RESERVE
+            self.refresh(layout=True)
+
+    def _release_reserve(self) -> None:
+        if self._reserved:
+            self._reserved = 0
+            self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        """At least the reserve (the stream layout ignores inline min-height)."""
+        height = super().get_content_height(container, viewport, width)
+        return max(height, self._reserved)
 
     async def _show_reasoning(self) -> None:
         box = await self._ensure_reasoning_box()
@@ -511,24 +665,18 @@ class ReplyView(MessageView):
             box.title = f"Reasoning ({len(self._reasoning_parts)} parts…)"
 
     async def _render_blocks(self, *, final: bool) -> None:
-        """Mount newly finished blocks once; re-render only the growing tail."""
+        """Mount newly finished blocks once, in the body; re-render only the growing tail."""
         body = self.body
         finished = self._splitter.finished
-        to_remove: list[Widget] = []
         to_mount: dict[int, list[MarkdownBlock]] = {}
-        tail = self._tail
         for index in range(self._rendered, len(finished)):
-            block = finished[index]
-            if tail is not None and not tail.plain and tail.source == block.source:
-                group = _Group(block.source, tail.widgets)  # promote: already right
-            else:
-                if tail is not None:
-                    to_remove.extend(tail.widgets)
-                group = body.render_block(block.source)
-                to_mount.setdefault(index // CHUNK, []).extend(group.widgets)
-            tail = None
+            group = body.render_block(finished[index].source)
             body.groups.append(group)
+            to_mount.setdefault(index // CHUNK, []).extend(group.widgets)
         self._rendered = len(finished)
+        tail = self._tail
+        to_remove: list[Widget] = []
+        to_show: list[MarkdownBlock] = []
         source = "" if final else self._splitter.tail()
         if source.strip():
             new_tail = body.render_block(source, plain=True)
@@ -537,7 +685,7 @@ class ReplyView(MessageView):
             else:
                 if tail is not None:
                     to_remove.extend(tail.widgets)
-                to_mount.setdefault(len(finished) // CHUNK, []).extend(new_tail.widgets)
+                to_show = new_tail.widgets
                 tail = new_tail
         elif tail is not None:
             to_remove.extend(tail.widgets)
@@ -548,6 +696,10 @@ class ReplyView(MessageView):
         for chunk_index in sorted(to_mount):
             chunk = await body.chunk_for(chunk_index * CHUNK)
             await chunk.mount_all(to_mount[chunk_index])
+        if to_show:
+            for widget in to_show:
+                _once_per_resize(widget)
+            await self.query_one(TailBox).mount_all(to_show)
 
     async def _update_in_place(self, tail: _Group, new: _Group) -> None:
         """Same widget types as before: update their content rather than re-mount."""
@@ -576,9 +728,16 @@ class ReplyView(MessageView):
     # -- the end ----------------------------------------------------------------------
     def _stop_stream(self) -> None:
         self.streaming = False
+        self._text_dirty = self._reasoning_dirty = self._header_dirty = False
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+
+    async def _end_tail(self) -> None:
+        """The reply is whole: the tail box and the reserve go; the body is the message."""
+        self._tail = None
+        self._release_reserve()
+        await self.query(TailBox).remove()
 
     async def _wait_flush(self) -> None:
         while self._flushing:
@@ -599,6 +758,7 @@ class ReplyView(MessageView):
         self._splitter.close()
         with self.app.batch_update():
             await self._render_blocks(final=True)
+            await self._end_tail()
             await self._reconcile(split_blocks(sanitize(message.text)))
             self.query_one(".message--header", Label).update(self._header())
             self._reasoning_parts = [sanitize(message.reasoning)] if message.reasoning else []
@@ -651,6 +811,7 @@ class ReplyView(MessageView):
             self.message.text = self.text
         with self.app.batch_update():
             await self._render_blocks(final=True)
+            await self._end_tail()
             await self._reconcile(split_blocks(sanitize(self.message.text)))
             reason = self.message.status.reason if self.message.status else "error"
             state = f"interrupted: {sanitize(reason)}"
