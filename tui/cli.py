@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    if args.low_bandwidth:
+        # Textual reads these when it is first imported: set them before the app module.
+        os.environ.setdefault("TEXTUAL_COLOR_SYSTEM", "standard")
+        os.environ.setdefault("TEXTUAL_FPS", "15")
     try:
         app_module = importlib.import_module("tui.app.app")
     except ModuleNotFoundError as e:
