@@ -263,3 +263,15 @@ def test_parse_of_write_is_identity(session: Session) -> None:
     assert result.session == session
     assert result.problems == []
     assert fileformat.write(result.session) == text
+
+
+def test_model_text_with_nul_and_escapes_stays_readable_from_disk() -> None:
+    """A reply may hold any character; the file that keeps it must read back (a NUL once made
+    the reader call the whole session binary)."""
+    nasty = "nul \x00 esc \x1b]52;c;SGk=\x07 c1 \x9b bell \x07 end"
+    s = Session(
+        session_id="x",
+        messages=[Message(Role.ASSISTANT, datetime(2026, 1, 1), nasty)],
+    )
+    data = fileformat.write(s).encode("utf-8")
+    assert fileformat.parse_bytes(data, "s.md").session == s

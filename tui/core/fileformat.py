@@ -93,15 +93,19 @@ def _dump_json(value: Any) -> str:
 
 
 def decode(data: bytes, path: str) -> str:
-    """Bytes to text with the checks that give a clear line instead of garbage."""
+    """Bytes to text with the checks that give a clear line instead of garbage.
+
+    A NUL byte alone does not make a file binary: a model may send one, and the session that
+    holds it must stay readable. Binary is what does not start like a session and has NULs.
+    """
     if not data.strip():
         raise SessionFileError(path, "empty file: not a session")
-    if b"\x00" in data[:8192]:
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            raise SessionFileError(path, "UTF-16 text: save it as UTF-8 and try again")
-        raise SessionFileError(path, "binary file: not a session")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise SessionFileError(path, "UTF-16 text: save it as UTF-8 and try again")
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    if b"\x00" in data[:8192] and not data.startswith(b"---"):
+        raise SessionFileError(path, "binary file: not a session")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
