@@ -176,3 +176,33 @@ def test_hostile_reply_bytes_never_reach_the_terminal(server: FakeLLMServer, hom
         assert _only_session(home).messages[-1].text == HOSTILE.replace("\r\n", "\n")
     finally:
         term.close()
+
+
+def test_huge_lines_deep_lists_and_a_2mb_token_keep_the_app_responsive(
+    server: FakeLLMServer, home: Path
+) -> None:
+    nested = "\n".join("  " * depth + f"- level {depth}" for depth in range(60))
+    text = "x" * 50_000 + "\n\n" + nested + "\n\nafter the storm ZZDONE"
+    server.script(Reply(text=text, big_event=2 * 1024 * 1024))
+    term = Terminal(home, "--new")
+    try:
+        term.wait_for(_ready(term), "the input bar")
+        term.type("stress\r")
+
+        def finished() -> bool:
+            files = _session_files(home)
+            if not files:
+                return False
+            messages = _only_session(home).messages
+            return len(messages) == 2 and messages[-1].status is None
+
+        term.wait_for(finished, "the finished reply", seconds=120)
+        reply = _only_session(home).messages[-1]
+        assert len(reply.text) == 2 * 1024 * 1024 + len(text)
+        assert reply.text.endswith("ZZDONE")
+        # Still answering keys: the model picker opens.
+        mark = len(term.output)
+        term.type("\x0f")  # Ctrl+O
+        term.wait_for(lambda: b"Model for the next reply" in term.output[mark:], "the picker")
+    finally:
+        term.close()
