@@ -262,13 +262,14 @@ class FakeLLMServer:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
+            first = b""
             while True:
-                request = await read_request(reader)
+                request = await read_request(reader, first)
                 if request is None:
                     break
                 if not request.path.startswith("/_"):
                     self.requests.append(request)  # the control paths are not the client's
-                await self._answer(request, reader, writer)
+                first = await self._answer(request, reader, writer)
         except ClientGone:
             self.disconnects += 1
             self.disconnected.set()
@@ -280,30 +281,31 @@ class FakeLLMServer:
 
     async def _answer(
         self, request: Recorded, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    ) -> bytes:
+        """Answer one request; returns the first byte of the next one if it was read."""
         path = request.path.split("?")[0]
         if request.method == "POST" and path == "/_script":  # scripting from another process
             self.script(*(Reply.from_dict(fields) for fields in request.body or []))
             await send_json(writer, 200, {"queued": len(request.body or [])})
-            return
+            return b""
         if request.method == "GET" and path == "/_requests":
             seen = [
                 {"method": r.method, "path": r.path, "headers": r.headers, "body": r.body}
                 for r in self.requests
             ]
             await send_json(writer, 200, seen)
-            return
+            return b""
         if self.require_key is not None and not has_key(request, self.require_key):
             body = {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
             await send_json(writer, 401, body)
-            return
+            return b""
         if request.method == "GET" and path == "/v1/models":
             data = [{"id": m, "object": "model", "owned_by": "fake"} for m in self.models]
             await send_json(writer, 200, {"object": "list", "data": data})
-            return
+            return b""
         if request.method == "GET" and path == "/api/tags":
             await send_json(writer, 200, {"models": [{"name": m, "model": m} for m in self.models]})
-            return
+            return b""
         wire: Wire
         if request.method == "POST" and path == "/v1/chat/completions":
             wire = OpenAIWire()
@@ -313,7 +315,7 @@ class FakeLLMServer:
             wire = OllamaWire()
         else:
             await send_raw(writer, 404, b"404 page not found\n", "text/plain", {})
-            return
+            return b""
         reply = self.next_reply()
         model = request.body.get("model", "") if isinstance(request.body, dict) else ""
         if reply.raw_body is not None:
@@ -321,7 +323,8 @@ class FakeLLMServer:
         elif reply.status != 200:
             await send_json(writer, reply.status, wire.error_body(reply), reply.headers)
         else:
-            await Sender(reader, writer, reply).send(wire, model)
+            return await Sender(reader, writer, reply).send(wire, model)
+        return b""
 
 
 def has_key(request: Recorded, key: str) -> bool:
@@ -331,8 +334,9 @@ def has_key(request: Recorded, key: str) -> bool:
 # -- HTTP/1.1, just enough -------------------------------------------------------------------
 
 
-async def read_request(reader: asyncio.StreamReader) -> Recorded | None:
-    line = await reader.readline()
+async def read_request(reader: asyncio.StreamReader, first: bytes = b"") -> Recorded | None:
+    """One request; `first` is a byte of it already read (by a reply's hang-up watch)."""
+    line = first + await reader.readline()
     if not line:
         return None
     method, target, _ = line.decode("latin-1").split(" ", 2)
@@ -616,7 +620,8 @@ class Sender:
         self.pending = bytearray()
         self.watch: asyncio.Task[bytes] | None = None
 
-    async def send(self, wire: Wire, model: str) -> None:
+    async def send(self, wire: Wire, model: str) -> bytes:
+        """Write the reply; returns the next request's first byte if the watch read it."""
         reply = self.reply
         self.watch = asyncio.ensure_future(self.reader.read(1))  # b"" when the client leaves
         try:
@@ -643,6 +648,10 @@ class Sender:
         finally:
             if not self.watch.done():
                 self.watch.cancel()
+            # Wait for the cancel to land before the connection reads its next request.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.watch
+        return self.watch.result() if not self.watch.cancelled() else b""
 
     async def before_token(self, wire: Wire, sent: int) -> None:
         """Inject the fault scripted for this point: `sent` tokens are out."""

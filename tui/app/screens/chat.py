@@ -32,7 +32,7 @@ from tui.app.widgets.cost_footer import CostFooter, Figures
 from tui.app.widgets.input_bar import NEW_SESSION_KEY, InputBar
 from tui.app.widgets.message_log import MessageLog
 from tui.app.widgets.session_list import SessionList
-from tui.core.errors import LiuError, ProviderError
+from tui.core.errors import LiuError, ProviderError, SessionBusy
 from tui.core.session import Message, Role, Session, Status
 from tui.core.turn import estimate_tokens, normalise_text
 
@@ -218,6 +218,24 @@ class ChatScreen(Screen[None]):
         else:
             await self.new_session(save_draft=False)
         self.input_bar.focus()
+        self._report_broken_files()
+
+    def _report_broken_files(self) -> None:
+        """Files the index could not read: listed nowhere, so say how many and the first."""
+        try:
+            broken = self.liu.library.index.broken()
+        except Exception:  # the index is a cache: never a reason not to start
+            return
+        if broken:
+            from tui.app.widgets.stream_blocks import sanitize
+
+            self.notify(
+                sanitize(f"{len(broken)} session file(s) could not be read; first: {broken[0][1]}"),
+                title="Sessions",
+                severity="warning",
+                timeout=12,
+                markup=False,
+            )
 
     # ------------------------------------------------------------ sessions
 
@@ -258,9 +276,7 @@ class ChatScreen(Screen[None]):
         if save_draft:
             self._stash_draft()
         settings = self.liu.settings
-        self.session = Session(
-            model_id="", assistant_id=assistant_id or settings.default_assistant
-        )
+        self.session = Session(model_id="", assistant_id=assistant_id or settings.default_assistant)
         self.saved = False
         self.model_id = self._model_for(self.session)
         await self._show_current()
@@ -293,9 +309,7 @@ class ChatScreen(Screen[None]):
         """Figures of the session on screen: its last reply and its total."""
         session = self.session
         totals = session.totals()
-        last = next(
-            (m for m in reversed(session.messages) if m.role is Role.ASSISTANT), None
-        )
+        last = next((m for m in reversed(session.messages) if m.role is Role.ASSISTANT), None)
         figures = Figures(
             model_id=self.model_id,
             session_cost=totals.cost,
@@ -546,7 +560,20 @@ class ChatScreen(Screen[None]):
                     await live.view.fail(line, partial)
             self.post_message(Reply.Failed(sid, line, partial, cancelled=True))
             raise
-        except Exception as e:  # SessionBusy and friends; anything else is a bug, shown too
+        except SessionBusy as e:
+            # Another liu streams into this session: nothing was written, so the prompt goes
+            # back where the user can send it again.
+            line = f"{e}. Nothing was sent" + (
+                "; your prompt is back in the input." if spec.prompt else "."
+            )
+            if spec.prompt:
+                self._give_back_prompt(sid, spec.prompt)
+            if live.view is not None:
+                with contextlib.suppress(Exception):
+                    await live.view.fail(line, None)
+            self.notify(line, title="Session busy", severity="warning", timeout=10, markup=False)
+            self.post_message(Reply.Failed(sid, line, None))
+        except Exception as e:  # anything else is a bug, shown too
             line = error_line(e, False)
             if live.view is not None:
                 with contextlib.suppress(Exception):
@@ -558,6 +585,18 @@ class ChatScreen(Screen[None]):
             live.view = None
             with contextlib.suppress(Exception):
                 self.refresh_bindings()
+
+    def _give_back_prompt(self, session_id: str, prompt: str) -> None:
+        """A prompt that was never saved: into the input (before what was typed since)."""
+        on_screen = self._on_screen(session_id)
+        drafts = self.liu.drafts
+        typed = self.input_bar.draft if on_screen else drafts.get(session_id)
+        text = prompt if not typed.strip() or typed == prompt else f"{prompt}\n\n{typed}"
+        if on_screen:
+            self.input_bar.set_draft(text)
+        if drafts.set(session_id, text):
+            with contextlib.suppress(Exception):
+                drafts.save()
 
     def _saved_reply(self, session_id: str) -> Message | None:
         """The reply as the engine saved it (after a stop): the last assistant message."""

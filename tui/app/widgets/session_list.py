@@ -4,6 +4,11 @@ Rows come from the SQLite index (never by reading session files) a page at a tim
 10,000 sessions open as fast as ten. Typing in the filter searches the full-text index,
 debounced. The list only asks: opening, renaming, deleting and exporting are the chat
 screen's work, told by the messages below.
+
+Another liu (or an editor, or `git pull`) may change the files meanwhile: every
+`REFRESH_EVERY` seconds a thread syncs the index with the files (a stat per file, on its own
+SQLite connection, so the UI never waits on it), and the rows are shown again only when the
+index changed and the rows with it; the highlight and the filter stay as they were.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -28,6 +34,7 @@ from tui.core.index import SearchHit, SessionIndex, SessionRow
 
 PAGE = 100
 DEBOUNCE = 0.15
+REFRESH_EVERY = 2.0  # seconds between looks at the files for changes made by others
 TITLE_LIMIT = 80
 
 
@@ -138,6 +145,9 @@ class SessionList(Vertical):
     class Left(Message):
         """Esc in an empty filter: the user wants to get back to the prompt."""
 
+    class Synced(Message):
+        """The thread brought the index up to date with the files."""
+
     def __init__(
         self, index: SessionIndex, clock: Callable[[], datetime], *, id: str | None = None
     ) -> None:
@@ -150,6 +160,8 @@ class SessionList(Vertical):
         self._snippets: dict[str, str] = {}
         self._exhausted = False
         self._debounce: Timer | None = None
+        self._syncing = False
+        self._seen_version: int | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search (ctrl+f)", id="session-filter")
@@ -165,6 +177,7 @@ class SessionList(Vertical):
 
     def on_mount(self) -> None:
         self.reload()
+        self.set_interval(REFRESH_EVERY, self.refresh_from_files)
 
     # ------------------------------------------------------------ rows
 
@@ -178,26 +191,72 @@ class SessionList(Vertical):
         )
         return Option(content, id=row.session_id)
 
-    def reload(self) -> None:
-        """Rows again from the index (after a write), keeping the highlight where it was."""
-        options = self.options
-        keep = options.highlighted_option.id if options.highlighted_option else self.current_id
-        self._snippets = {}
+    def _fetch(self) -> tuple[list[SessionRow], dict[str, str], bool]:
+        """(rows, snippets, all there) for the filter as it stands."""
         if self.query_text.strip():
             try:
                 hits: list[SearchHit] = self.index.search(self.query_text, limit=200)
             except LiuError:
                 hits = []
-            self._rows = [h.row for h in hits]
-            self._snippets = {h.row.session_id: h.plain_snippet() for h in hits}
-            self._exhausted = True
-        else:
-            count = max(PAGE, len(self._rows)) if self._rows else PAGE
-            self._rows = self.index.recent(limit=count)
-            self._exhausted = len(self._rows) < count
+            return [h.row for h in hits], {h.row.session_id: h.plain_snippet() for h in hits}, True
+        count = max(PAGE, len(self._rows)) if self._rows else PAGE
+        rows = self.index.recent(limit=count)
+        return rows, {}, len(rows) < count
+
+    def reload(self) -> None:
+        """Rows again from the index (after a write), keeping the highlight where it was."""
+        self._show(*self._fetch())
+
+    def _show(self, rows: list[SessionRow], snippets: dict[str, str], exhausted: bool) -> None:
+        options = self.options
+        keep = options.highlighted_option.id if options.highlighted_option else self.current_id
+        self._rows, self._snippets, self._exhausted = rows, snippets, exhausted
         now = self.clock()
         options.set_options([self._option(r, now) for r in self._rows])
         self._highlight(keep)
+
+    # ------------------------------------------------------------ changes made by others
+
+    def _index_version(self) -> int | None:
+        """SQLite's data_version of our connection: it moves when another connection commits."""
+        try:
+            return int(self.index.db.execute("PRAGMA data_version").fetchone()[0])
+        except Exception:  # a closed or broken index: the next look tries again
+            return None
+
+    def refresh_from_files(self) -> None:
+        """Look for sessions another process made or changed (the timer calls this)."""
+        if self._syncing:
+            return
+        self._syncing = True
+        self._sync_in_thread(self.index.db_path, self.index.sessions_dir)
+
+    @work(thread=True, exclusive=True, group="session-sync", exit_on_error=False)
+    def _sync_in_thread(self, db_path: Path, sessions_dir: Path) -> None:
+        try:
+            index = SessionIndex(db_path, sessions_dir)  # sqlite connections are per thread
+            try:
+                index.sync()
+            finally:
+                index.close()
+        except Exception:  # a busy or vanished index: the next tick tries again
+            pass
+        finally:
+            self.post_message(self.Synced())
+
+    def on_session_list_synced(self, event: SessionList.Synced) -> None:
+        event.stop()
+        self._syncing = False
+        version = self._index_version()
+        if version is None or version == self._seen_version:
+            return
+        self._seen_version = version
+        try:
+            fetched = self._fetch()
+        except Exception:
+            return
+        if fetched[0] != self._rows:
+            self._show(*fetched)
 
     def load_more(self) -> None:
         if self._exhausted or self.query_text.strip():
