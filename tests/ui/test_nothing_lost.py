@@ -490,7 +490,7 @@ def test_a_fuzzed_session_file_never_crashes_the_start(liu_home: Path) -> None:
 KEYS = {
     "LAB_API_KEY": "sk-lab-SECRET-aaaaaaaaaaaaaaaaaaaaaaaa",
     "OPENAI_API_KEY": "sk-openai-SECRET-bbbbbbbbbbbbbbbbbbbbbb",
-    "ANTHROPIC_API_KEY": "sk-ant-SECRET-cccccccccccccccccccccccc",
+    "ANTHROPIC_API_KEY": "fake-anthropic-SECRET-cccccccccccccccc",
 }
 
 

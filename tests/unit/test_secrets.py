@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 KEYS = {
     "LAB_API_KEY": "sk-lab-SECRET-aaaaaaaaaaaaaaaaaaaaaaaa",
     "OPENAI_API_KEY": "sk-openai-SECRET-bbbbbbbbbbbbbbbbbbbbbb",
-    "ANTHROPIC_API_KEY": "sk-ant-SECRET-cccccccccccccccccccccccc",
+    "ANTHROPIC_API_KEY": "fake-anthropic-SECRET-cccccccccccccccc",
     "DEEPSEEK_API_KEY": "sk-deepseek-SECRET-dddddddddddddddddd",
 }
 
