@@ -60,6 +60,17 @@ def _deterministic(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(TextArea, "cursor_blink", False, raising=False)
     monkeypatch.setattr(Input, "cursor_blink", False, raising=False)
 
+    # Prices depend on the time of day (DeepSeek's off-peak rates): price at a fixed moment.
+    from tui.core import pricing
+
+    real_calc = pricing._genai_calc
+
+    def calc_at_fixed_time(*args: Any) -> Any:
+        *rest, when = args
+        return real_calc(*rest, when or FIXED_NOW)
+
+    monkeypatch.setattr(pricing, "_genai_calc", calc_at_fixed_time)
+
 
 @pytest.fixture(autouse=True)
 def _no_in_process_model(monkeypatch: pytest.MonkeyPatch) -> None:
