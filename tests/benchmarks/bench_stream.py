@@ -9,9 +9,12 @@ prints CPU seconds per 1,000 tokens, wall time, peak RSS, screen refreshes and f
 
 Headless Textual renders each screen update but writes nothing; the bench turns every update
 into the bytes a real terminal would get (256 colours, as over SSH), so `bytes` and the CPU
-figures include that cost. `lag` is the time from the last token arriving to the frame that
-shows the finished reply; `stall` is the longest the event loop was blocked (how long the UI
-could not react to a key); `finish` is how long `ReplyView.finish` took.
+figures include that cost. `first frame` is the time from the first token to the first frame
+after it, `frames while streaming` how many frames came before the last token. `lag` is the
+time from the last token arriving to the frame that shows the finished reply; `stall` is the
+longest the event loop was blocked (how long the UI could not react to a key); `finish` is how
+long `ReplyView.finish` took. "As fast as possible" is what the real worker sees from a
+loopback server: --burst tokens per turn of the event loop, --token-cost-us each.
 """
 
 from __future__ import annotations
@@ -110,7 +113,14 @@ class BenchApp(App[None]):
         yield MessageLog()
 
 
-async def run(tokens: int, rate: float | None) -> dict[str, float]:
+async def run(
+    tokens: int,
+    rate: float | None,
+    *,
+    burst: int = 200,
+    token_cost: float = 15e-6,
+    frames_log: list[str] | None = None,
+) -> dict[str, float]:
     app = BenchApp()
     doc = make_document(tokens)
     pieces = tokenize(doc, tokens)
@@ -124,16 +134,27 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
 
     def display(screen: Screen[object], renderable: object) -> None:
         """Count what a real terminal would receive."""
-        nonlocal refreshes, sent, shown_at
+        nonlocal refreshes, sent, shown_at, first_frame
         if isinstance(renderable, CompositorUpdate):
             refreshes += 1
-            sent += len(renderable.render_segments(terminal).encode())
+            size = len(renderable.render_segments(terminal).encode())
+            sent += size
             shown_at = time.perf_counter()
+            if first_frame == 0.0 and started:
+                first_frame = shown_at
+            if frames_log is not None:
+                frames_log.append(
+                    f"{shown_at - wall0 if wall0 else 0:8.3f} {type(renderable).__name__:14}"
+                    f" {size:7d} B"
+                )
         original_display(screen, renderable)  # type: ignore[arg-type]
 
     app._display = display  # type: ignore[method-assign]
     stall = 0.0
     ticking = True
+    started = False
+    first_frame = 0.0
+    wall0 = 0.0
 
     async def ticker() -> None:
         """The longest the event loop went without running a 10 ms tick."""
@@ -154,7 +175,10 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
         await pilot.pause()
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
+        started = True
+        first_token_seen = wall0
         sent0 = sent
+        refreshes0 = refreshes
         tick = asyncio.create_task(ticker())
         if rate:
             interval = 1 / rate
@@ -165,11 +189,19 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
                     await asyncio.sleep(delay)
                 reply.append_text(piece)
         else:
-            # As fast as a loopback server delivers: a packet of 8 tokens every ~0.5 ms.
+            # As fast as a loopback server delivers, the way the real worker sees it: a read
+            # of the socket brings `burst` tokens, each costs the worker `token_cost` (SSE
+            # parsing, bookkeeping), and the loop gets a turn only between reads.
             for k, piece in enumerate(pieces):
                 reply.append_text(piece)
-                await asyncio.sleep(0.0005 if k % 8 == 7 else 0)
+                if token_cost:
+                    spin = time.perf_counter() + token_cost
+                    while time.perf_counter() < spin:
+                        pass
+                if k % burst == burst - 1:
+                    await asyncio.sleep(0)
         last_token = time.perf_counter()
+        frames_streaming = refreshes - refreshes0
         final = Message(
             role=Role.ASSISTANT,
             created_at=datetime.now(),
@@ -204,6 +236,8 @@ async def run(tokens: int, rate: float | None) -> dict[str, float]:
         "rss_mb": rss_kb / 1024,
         "refreshes": refreshes,
         "flushes": reply.flush_count,
+        "first_frame_s": (first_frame - first_token_seen) if first_frame else -1.0,
+        "frames_streaming": frames_streaming,
     }
 
 
@@ -242,6 +276,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=4000)
     parser.add_argument("--rate", type=float, default=0.0, help="tokens/s; 0 = as fast as possible")
+    parser.add_argument(
+        "--burst", type=int, default=200, help="fast mode: tokens per socket read (loop turn)"
+    )
+    parser.add_argument(
+        "--token-cost-us", type=float, default=15.0, help="fast mode: worker CPU per token"
+    )
+    parser.add_argument("--frames", action="store_true", help="print every frame's size")
     parser.add_argument("--profile", action="store_true", help="pyinstrument the run")
     parser.add_argument(
         "--session", type=int, default=0, help="time the first paint of a session of N messages"
@@ -256,7 +297,18 @@ def main() -> None:
 
         profiler = Profiler()
         profiler.start()
-    result = asyncio.run(run(args.tokens, args.rate or None))
+    frames: list[str] | None = [] if args.frames else None
+    result = asyncio.run(
+        run(
+            args.tokens,
+            args.rate or None,
+            burst=max(1, args.burst),
+            token_cost=args.token_cost_us / 1e6,
+            frames_log=frames,
+        )
+    )
+    if frames is not None:
+        print("\n".join(frames))
     if args.profile:
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
@@ -267,7 +319,8 @@ def main() -> None:
         f"finish {result['finish_s'] * 1000:.0f} ms, lag {result['lag_s'] * 1000:.0f} ms, "
         f"stall {result['stall_s'] * 1000:.0f} ms, peak RSS {result['rss_mb']:.0f} MB, "
         f"{result['refreshes']:.0f} frames, {result['bytes'] / 1e6:.2f} MB sent, "
-        f"{result['flushes']:.0f} flushes"
+        f"{result['flushes']:.0f} flushes, first frame {result['first_frame_s'] * 1000:.0f} ms, "
+        f"{result['frames_streaming']:.0f} frames while streaming"
     )
 
 

@@ -305,3 +305,40 @@ async def test_far_chunks_drop_their_widgets_and_come_back() -> None:
                 break
         assert _live(first)
         assert "Paragraph 0 of the long reply." in _screen_text(app)
+
+
+async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
+    """Many blocks in one update (a reply arriving flat out): only the last screenful is
+    drawn, whole chunks before it stay cold (source and an estimated height), the newest
+    text is on screen before the reply ends, and scrolling back draws the rest."""
+    from tui.app.widgets.message_view import CHUNK
+
+    text = "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(CHUNK * 4))
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        await pilot.pause()
+        for i in range(0, len(text), 40):
+            reply.append_text(text[i : i + 40])  # no pause: one update gets it all
+        await settle(pilot, reply)
+        body = reply.body
+        assert any(chunk.estimated for chunk in body.chunks)
+        assert all(not chunk.children for chunk in body.chunks if chunk.estimated)
+        assert f"Paragraph {CHUNK * 4 - 2} of the fast reply." in _screen_text(app)
+        await reply.finish(_reply(text))
+        await pilot.pause()
+        fresh = await log.add_message(_reply(text))
+        await pilot.pause()
+        assert [g.source for g in body.groups] == [g.source for g in fresh.body.groups]
+        await fresh.remove()
+        await pilot.pause()
+        log.focus()
+        await pilot.press("home")
+        first = body.chunks[0]
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if _live(first):
+                break
+        assert _live(first) and not first.estimated
+        assert "Paragraph 0 of the fast reply." in _screen_text(app)

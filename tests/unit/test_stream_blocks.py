@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.app.widgets.stream_blocks import BlockSplitter, Kind, sanitize, split_blocks
+from tui.app.widgets.stream_blocks import (
+    BlockSplitter,
+    Kind,
+    estimate_height,
+    sanitize,
+    split_blocks,
+)
 
 SAMPLE = """# Title
 
@@ -173,3 +179,18 @@ def test_sample_in_every_chunk_size() -> None:
     for size in (1, 2, 3, 7, 64):
         chunks = [SAMPLE[i : i + size] for i in range(0, len(SAMPLE), size)]
         assert _incremental(chunks) == whole
+
+
+def test_estimated_heights_are_roughly_right() -> None:
+    """Cold blocks hold about their drawn height: wrapped text, fences, tables, gaps."""
+    para, fence, table, heading = split_blocks(
+        ("word " * 60).strip()
+        + "\n\n```py\n"
+        + "x = 1\n" * 10
+        + "```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n| 3 | 4 |\n\n## Title\n"
+    )
+    assert estimate_height(para, 100) == 5  # 300 cells wrap to 4 lines, and a gap
+    assert estimate_height(para, 1000) == 2
+    assert estimate_height(fence, 100) == 13  # 10 lines, padding, gap
+    assert estimate_height(table, 100) == 8  # 3 rows, rules between, borders, gap
+    assert estimate_height(heading, 100) == 3

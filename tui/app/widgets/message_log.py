@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.dom import DOMNode
 from textual.widgets import Label
 
-from tui.app.widgets.message_view import MarkdownBody, MessageView, ReplyView
+from tui.app.widgets.message_view import BlockChunk, MarkdownBody, MessageView, ReplyView
 from tui.core.session import Message, Role
 
 INITIAL_MESSAGES = 20
@@ -198,6 +198,7 @@ class MessageLog(VerticalScroll, can_focus=True):
             return
         margin = viewport.height
         top, bottom = viewport.y - margin, viewport.bottom + margin
+        guessed: list[tuple[BlockChunk, int]] = []  # thawed above the viewport, height a guess
         for body in self._bodies():
             chunks = body.chunks
             for chunk in chunks[:-1]:
@@ -206,9 +207,20 @@ class MessageLog(VerticalScroll, can_focus=True):
                     continue
                 near = region.bottom >= top and region.y <= bottom
                 if near:
+                    if chunk.estimated and region.bottom <= viewport.y:
+                        guessed.append((chunk, region.height))
                     chunk.thaw()
                 else:
                     chunk.freeze()
+        if guessed and not self.following:
+            self.call_after_refresh(self._keep_place_after_thaw, guessed)
+
+    def _keep_place_after_thaw(self, guessed: list[tuple[BlockChunk, int]]) -> None:
+        """Chunks above the viewport drawn for the first time had estimated heights: keep
+        what the user is reading where it was."""
+        delta = sum(chunk.outer_size.height - height for chunk, height in guessed)
+        if delta and not self.following:
+            self.scroll_to(y=self.scroll_y + delta, animate=False, release_anchor=False)
 
     def _bodies(self) -> list[MarkdownBody]:
         """Bodies with more than one chunk: the only ones virtualizing touches.

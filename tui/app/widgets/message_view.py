@@ -22,6 +22,7 @@ from types import MethodType
 from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
+from textual.await_remove import AwaitRemove
 from textual.content import Content
 from textual.events import Mount
 from textual.geometry import Size
@@ -36,21 +37,28 @@ from textual.widgets._markdown import (
     MarkdownHorizontalRule,
     MarkdownParagraph,
     MarkdownTable,
+    MarkdownTableContent,
 )
 
-from tui.app.widgets.stream_blocks import Block, BlockSplitter, sanitize, split_blocks
+from tui.app.widgets.stream_blocks import (
+    Block,
+    BlockSplitter,
+    estimate_height,
+    sanitize,
+    split_blocks,
+)
 from tui.core.display import format_cost, format_tokens
 from tui.core.session import Message, Role
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Awaitable, Sequence
 
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
     from textual.css.styles import RulesMap
 
-FLUSH_INTERVAL = 1 / 12
-"""Shortest time between screen updates while streaming: ~12 Hz reads as smooth."""
+FLUSH_INTERVAL = 1 / 8
+"""Shortest time between screen updates while streaming: 8 Hz reads as smooth."""
 
 MAX_FLUSH_INTERVAL = 1 / 4
 """Longest time between screen updates, however costly they are."""
@@ -59,9 +67,15 @@ CPU_BUDGET = 0.08
 """Share of one core the streaming display may use: the interval between updates grows with
 what the last updates cost in all (flush, layout, paint, and the tokens arriving between)."""
 
+HOLD_MAX = 0.1
+"""Longest the screen waits, after an update, for the blocks it mounted: a block mounts over
+several turns of the event loop and each turn would otherwise lay out and paint the screen
+again; held, they appear together in one frame."""
+
 RESERVE = 6
-"""Blank lines a streaming reply keeps below its text, so the log scrolls (which repaints the
-whole screen) once per RESERVE lines rather than once per line."""
+"""Blank lines a streaming reply keeps below its text (at least; half the log's height
+if more), so the log scrolls (which repaints the whole screen) once per that many lines
+rather than once per line."""
 
 _parser: MarkdownIt | None = None
 
@@ -109,6 +123,12 @@ class CodeFence(MarkdownFence):
         self._highlighted_code = self._render_code()
         self.auto_links = False
 
+    def compose(self) -> ComposeResult:
+        label = Label(self._highlighted_code, id="code-content", expand=True)
+        if self.plain:  # streaming: it grows every update, one layout per resize is enough
+            _once_per_resize(label)
+        yield label
+
     def _render_code(self) -> Content:
         if self.plain:
             return Content(self.code).stylize_before("$text")
@@ -143,9 +163,13 @@ def _size_updated_once(
 
 
 def _once_per_resize(widget: Widget) -> None:
-    """Give a non-scrolling tail widget `_size_updated_once` (it grows every update)."""
-    if not isinstance(widget, MarkdownFence):
-        widget._size_updated = MethodType(_size_updated_once, widget)  # type: ignore[method-assign]
+    """Give a tail widget `_size_updated_once` (it grows every update).
+
+    A streaming fence is plain and its lines short of the width as a rule; its virtual
+    size is still stored, only the extra layout pass (a second frame that repaints the
+    whole fence again) is skipped. The finished fence is a fresh widget.
+    """
+    widget._size_updated = MethodType(_size_updated_once, widget)  # type: ignore[method-assign]
 
 
 @dataclass
@@ -197,6 +221,17 @@ class BlockChunk(Widget):
         self.markdown_body = body
         self.index = index
         self._frozen_height = 0
+        self.estimated = False  # frozen before it was ever drawn: its height is a guess
+
+    @classmethod
+    def cold(cls, body: MarkdownBody, index: int, height: int) -> BlockChunk:
+        """A chunk created frozen, its height estimated: blocks that scrolled away before
+        they could be drawn are drawn only if the user scrolls back to them."""
+        chunk = cls(body, index)
+        chunk.frozen = True
+        chunk.estimated = True
+        chunk._frozen_height = max(height, 1)
+        return chunk
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """A frozen chunk is as tall as it was (the stream layout ignores inline styles)."""
@@ -224,13 +259,14 @@ class BlockChunk(Widget):
         if not self.frozen:
             return
         self.frozen = False
+        self.estimated = False
         widgets: list[MarkdownBlock] = []
         body = self.markdown_body
         for group in self._groups():
             fresh = body.render_block(group.source)
             group.widgets = fresh.widgets
             widgets.extend(fresh.widgets)
-        if widgets:
+        if widgets and self.is_attached:
             self.mount_all(widgets)
         else:
             self.refresh(layout=True)
@@ -258,13 +294,20 @@ class MarkdownBody(Markdown):
     ) -> bool:
         return _size_updated_once(self, size, virtual_size, container_size)
 
-    def __init__(self, blocks: list[Block] | None = None, *, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        blocks: list[Block] | None = None,
+        *,
+        classes: str | None = None,
+        streaming: bool = False,
+    ) -> None:
         super().__init__(classes=classes, open_links=True)
         self.plain_fences = False
         self.plain_fence_count = 0
         self.groups: list[_Group] = []
         self.chunks: list[BlockChunk] = []
         self._initial = blocks or []
+        self._spare: BlockChunk | None = BlockChunk(self, 0) if streaming else None
 
     async def _on_mount(self, event: Mount) -> None:  # type: ignore[override]
         """Blocks are composed or mounted by us: stop Markdown parsing an empty source."""
@@ -281,6 +324,8 @@ class MarkdownBody(Markdown):
             self.chunks.append(chunk)
             yield chunk
         self._initial = []
+        if self._spare is not None:
+            yield self._spare
 
     async def chunk_for(self, index: int) -> BlockChunk:
         """The chunk that holds block `index`, mounted if it is new."""
@@ -292,6 +337,62 @@ class MarkdownBody(Markdown):
         chunk = self.chunks[wanted]
         chunk.thaw()
         return chunk
+
+    def chunk_for_now(self, index: int, pending: list[Awaitable[None]]) -> BlockChunk:
+        """`chunk_for` without waiting: the chunk is in the DOM at once (its mount event
+        comes later; what to wait for is added to `pending`)."""
+        wanted = index // CHUNK
+        while len(self.chunks) <= wanted:
+            self._new_chunk(pending)
+        chunk = self.chunks[wanted]
+        chunk.thaw()
+        return chunk
+
+    def _new_chunk(self, pending: list[Awaitable[None]]) -> BlockChunk:
+        """A new last chunk: the spare, if there is one, and a new spare after it.
+
+        Blocks mounted into a chunk that is not mounted yet stay unpainted until the
+        chunk's mount completes, which waits for every block in it (a table takes many
+        turns of a busy event loop). A spare chunk, mounted ahead, paints its blocks as
+        soon as each one is mounted.
+        """
+        spare = self._spare
+        if spare is None:
+            chunk = BlockChunk(self, len(self.chunks))
+            pending.append(self.mount(chunk))
+        else:
+            chunk = spare
+            chunk.index = len(self.chunks)
+            self._spare = BlockChunk(self, 0)
+            pending.append(self.mount(self._spare))
+        self.chunks.append(chunk)
+        return chunk
+
+    def drop_spare(self) -> AwaitRemove | None:
+        """The stream has ended: no more chunks are needed."""
+        spare, self._spare = self._spare, None
+        return spare.remove() if spare is not None else None
+
+    def add_cold_chunk(self, height: int, pending: list[Awaitable[None]]) -> BlockChunk:
+        """Append a chunk that is frozen from the start (see `BlockChunk.cold`)."""
+        chunk = BlockChunk.cold(self, len(self.chunks), height)
+        self.chunks.append(chunk)
+        if self._spare is not None and self._spare.parent is self:
+            pending.append(self.mount(chunk, before=self._spare))
+        else:
+            pending.append(self.mount(chunk))
+        return chunk
+
+    @staticmethod
+    def remove_blocks_now(widgets: Sequence[Widget], pending: list[Awaitable[None]]) -> None:
+        """Hide block widgets at once (the next layout skips them) and remove them."""
+        by_parent: dict[Widget, list[Widget]] = {}
+        for widget in widgets:
+            if isinstance(widget.parent, Widget):
+                widget.display = False
+                by_parent.setdefault(widget.parent, []).append(widget)
+        for parent, children in by_parent.items():
+            pending.append(parent.remove_children(children))
 
     async def drop_chunks_after(self, count: int) -> None:
         """Remove chunks no block needs any more (`count` blocks remain)."""
@@ -355,6 +456,15 @@ def _update_keeping_layout(widget: Static, content: Content) -> None:
         widget.refresh(layout=True)
 
 
+def _has_rows(table: MarkdownTable) -> bool:
+    """A mounted table with rows updates in place (new rows only); others are replaced."""
+    if not table.is_mounted:
+        return False
+    for content in table.query_children(MarkdownTableContent):
+        return bool(content.rows)
+    return False
+
+
 def _format_time(when: datetime) -> str:
     return when.strftime("%H:%M" if when.date() == datetime.now().date() else "%Y-%m-%d %H:%M")
 
@@ -405,6 +515,11 @@ class TailBox(Widget):
         padding: 0 1;
     }
     """ + _BLOCK_CSS.format("TailBox")
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        return _size_updated_once(self, size, virtual_size, container_size)
 
 
 class MessageView(Widget, can_focus=True):
@@ -466,11 +581,19 @@ class MessageView(Widget, can_focus=True):
         )
 
     async def _ensure_reasoning_box(self) -> Collapsible:
+        pending: list[Awaitable[None]] = []
+        box = self._reasoning_box_now(pending)
+        for awaitable in pending:
+            await awaitable
+        return box
+
+    def _reasoning_box_now(self, pending: list[Awaitable[None]]) -> Collapsible:
+        """The reasoning box, mounted (without waiting) if there is none yet."""
         boxes = self.query_children(".message--reasoning").results(Collapsible)
         for box in boxes:
             return box
         box = self._reasoning_box("")
-        await self.mount(box, after=self.query_one(".message--header", Label))
+        pending.append(self.mount(box, after=self.query_one(".message--header", Label)))
         return box
 
     @property
@@ -528,11 +651,12 @@ class ReplyView(MessageView):
         self._frame_cpu = 0.0  # smoothed CPU per update, all of it
         self._reserved = 0  # min-height that holds the reserve below the text
         self._used = 0  # lines of text at the last update
+        self._mounting: list[Widget] = []  # mounted by an update, mount event still to come
         self.flush_count = 0
 
     def compose(self) -> ComposeResult:
         yield Label(self._header(), classes="message--header")
-        yield MarkdownBody(classes="message--body")
+        yield MarkdownBody(classes="message--body", streaming=True)
         yield TailBox(classes="message--tail")
 
     def _header(self) -> Content:
@@ -571,7 +695,11 @@ class ReplyView(MessageView):
     def pending(self) -> bool:
         """Text or reasoning buffered but not yet on screen (tests wait on this)."""
         return bool(
-            self._text_dirty or self._reasoning_dirty or self._flushing or self._timer is not None
+            self._text_dirty
+            or self._reasoning_dirty
+            or self._flushing
+            or self._timer is not None
+            or any(not widget.is_mounted for widget in self._mounting)
         )
 
     # -- flushing ---------------------------------------------------------------------
@@ -579,6 +707,9 @@ class ReplyView(MessageView):
 
     def _schedule(self) -> None:
         if self._timer is not None or self._flushing or not self.is_mounted:
+            return
+        if not self._next_flush:
+            self._flush()  # the first text shows at once: the next frame paints it
             return
         delay = max(0.002, self._next_flush - time.monotonic())  # Timer(0) divides by zero
         self._timer = self.set_timer(delay, self._flush, name="reply-flush")
@@ -597,36 +728,77 @@ class ReplyView(MessageView):
         self._last_cpu, self._last_wall = cpu, wall
         return min(MAX_FLUSH_INTERVAL, max(FLUSH_INTERVAL, self._frame_cpu / CPU_BUDGET))
 
-    async def _flush(self) -> None:
+    def _flush(self) -> None:
+        """Put the buffered text on screen, in one go: nothing here waits.
+
+        A reply that arrives flat out keeps the event loop busy; each turn of the loop the
+        worker parses a whole socket read of tokens. An update that waited for its widgets
+        to mount would need dozens of turns, and nothing would reach the screen until the
+        reply ended. So the DOM is changed synchronously and the next screen update (one
+        turn later) lays it out and paints it; mount events follow on their own.
+        """
         self._timer = None
         if self._flushing or not self.streaming:
             return
         self._flushing = True
         interval = self._interval()
         try:
-            await self._render_pending()
+            self._render_pending()
         finally:
             self._flushing = False
             self._next_flush = time.monotonic() + interval
         if self._text_dirty or self._reasoning_dirty:
             self._schedule()
 
-    async def _render_pending(self) -> None:
+    def _render_pending(self) -> None:
         self.flush_count += 1
         new_text = self._text_dirty
-        with self.app.batch_update():
-            if self._header_dirty:
-                self._header_dirty = False
-                self.query_one(".message--header", Label).update(self._header())
-            if self._reasoning_dirty:
-                self._reasoning_dirty = False
-                await self._show_reasoning()
-            if self._text_dirty:
-                self._text_dirty = False
-                await self._render_blocks(final=False)
-                self._keep_reserve()
+        pending: list[Awaitable[None]] = []
+        if self._header_dirty:
+            self._header_dirty = False
+            self.query_one(".message--header", Label).update(self._header())
+        if self._reasoning_dirty:
+            self._reasoning_dirty = False
+            self._show_reasoning(pending)
+        if self._text_dirty:
+            self._text_dirty = False
+            self._render_blocks_now(final=False, pending=pending)
+            self._keep_reserve()
+        self._mounting = [w for w in self._mounting if not w.is_mounted]
+        if self._mounting:
+            self._hold_screen()
         if new_text and self._on_new_text is not None:
             self._on_new_text(self)
+
+    _holding = False
+    _hold_until = 0.0
+
+    def _hold_screen(self) -> None:
+        """Suspend screen updates until the new blocks are mounted (at most HOLD_MAX)."""
+        if self._holding:
+            return
+        self._holding = True
+        self._hold_until = time.monotonic() + HOLD_MAX
+        self.app._begin_batch()
+        self.set_timer(0.005, self._check_hold, name="reply-hold")
+
+    def _check_hold(self) -> None:
+        if not self._holding:
+            return
+        self._mounting = [w for w in self._mounting if not w.is_mounted]
+        if self._mounting and self.streaming and time.monotonic() < self._hold_until:
+            self.set_timer(0.005, self._check_hold, name="reply-hold")
+            return
+        self._release_hold()
+
+    def _release_hold(self) -> None:
+        if self._holding:
+            self._holding = False
+            self.app._end_batch()
+            self.refresh(layout=True)  # prompts the screen to update
+
+    def on_unmount(self) -> None:
+        self._release_hold()
 
     def _keep_reserve(self) -> None:
         """Hold RESERVE blank lines below the text (measured at the last layout).
@@ -642,7 +814,8 @@ class ReplyView(MessageView):
         growth = max(0, used - self._used)  # lines the last update added: expect as many
         self._used = used
         if self._reserved - used < growth + 2:
-            self._reserved = used + growth + RESERVE
+            viewport = self.parent.size.height if isinstance(self.parent, Widget) else 0
+            self._reserved = used + growth + max(RESERVE, viewport // 2)
             self.refresh(layout=True)
 
     def _release_reserve(self) -> None:
@@ -655,8 +828,8 @@ class ReplyView(MessageView):
         height = super().get_content_height(container, viewport, width)
         return max(height, self._reserved)
 
-    async def _show_reasoning(self) -> None:
-        box = await self._ensure_reasoning_box()
+    def _show_reasoning(self, pending: list[Awaitable[None]]) -> None:
+        box = self._reasoning_box_now(pending)
         if not box.collapsed or not self.streaming:
             # Only an open box pays for the whole reasoning text.
             text = "".join(self._reasoning_parts)
@@ -665,11 +838,39 @@ class ReplyView(MessageView):
             box.title = f"Reasoning ({len(self._reasoning_parts)} parts…)"
 
     async def _render_blocks(self, *, final: bool) -> None:
-        """Mount newly finished blocks once, in the body; re-render only the growing tail."""
+        """`_render_blocks_now`, then wait until every change is mounted or removed."""
+        pending: list[Awaitable[None]] = []
+        self._render_blocks_now(final=final, pending=pending)
+        for awaitable in pending:
+            await awaitable
+
+    def _render_blocks_now(self, *, final: bool, pending: list[Awaitable[None]]) -> None:
+        """Mount newly finished blocks once, in the body; re-render only the growing tail.
+
+        Synchronous: widgets join the DOM at once; what would have been awaited is added to
+        `pending`.
+        """
         body = self.body
         finished = self._splitter.finished
         to_mount: dict[int, list[MarkdownBlock]] = {}
-        for index in range(self._rendered, len(finished)):
+        start = self._rendered
+        cold_end = self._cold_end(start)
+        # Blocks that go into chunks already there are drawn; then whole new chunks that
+        # would scroll away unseen stay cold; the rest is drawn.
+        existing_end = min(max(start, len(body.chunks) * CHUNK), len(finished))
+        cold_start = cold_stop = existing_end
+        while cold_stop % CHUNK == 0 and cold_stop + CHUNK <= cold_end:
+            cold_stop += CHUNK
+        for index in range(start, len(finished)):
+            if index == cold_start and cold_stop > cold_start:
+                width = self._block_width(body)
+                for first in range(cold_start, cold_stop, CHUNK):
+                    blocks = finished[first : first + CHUNK]
+                    body.groups.extend(_Group(block.source) for block in blocks)
+                    height = sum(estimate_height(block, width) for block in blocks)
+                    body.add_cold_chunk(height, pending)
+            if cold_start <= index < cold_stop:
+                continue
             group = body.render_block(finished[index].source)
             body.groups.append(group)
             to_mount.setdefault(index // CHUNK, []).extend(group.widgets)
@@ -681,7 +882,7 @@ class ReplyView(MessageView):
         if source.strip():
             new_tail = body.render_block(source, plain=True)
             if tail is not None and not to_mount and _same_shape(tail.widgets, new_tail.widgets):
-                await self._update_in_place(tail, new_tail)
+                self._update_in_place(tail, new_tail, pending)
             else:
                 if tail is not None:
                     to_remove.extend(tail.widgets)
@@ -692,20 +893,41 @@ class ReplyView(MessageView):
             tail = None
         self._tail = tail
         if to_remove:
-            await body.remove_blocks(to_remove)
+            body.remove_blocks_now(to_remove, pending)
         for chunk_index in sorted(to_mount):
-            chunk = await body.chunk_for(chunk_index * CHUNK)
-            await chunk.mount_all(to_mount[chunk_index])
+            chunk = body.chunk_for_now(chunk_index * CHUNK, pending)
+            widgets = to_mount[chunk_index]
+            pending.append(chunk.mount_all(widgets))
+            self._mounting.extend(widgets)
         if to_show:
             for widget in to_show:
                 _once_per_resize(widget)
-            await self.query_one(TailBox).mount_all(to_show)
+            pending.append(self.query_one(TailBox).mount_all(to_show))
+            self._mounting.extend(to_show)
 
-    async def _update_in_place(self, tail: _Group, new: _Group) -> None:
+    def _block_width(self, body: MarkdownBody) -> int:
+        width = body.content_size.width or self.app.size.width - 4
+        return max(width - 2, 10)  # what a chunk's blocks get
+
+    def _cold_end(self, start: int) -> int:
+        """Where the new finished blocks worth drawing begin: those in the last screen's
+        worth of lines (estimated). Whole new chunks before it may stay cold."""
+        finished = self._splitter.finished
+        if len(finished) - start <= CHUNK:
+            return start
+        width = self._block_width(self.body)
+        budget = max(self.app.size.height, 24)
+        index = len(finished)
+        while index > start and budget > 0:
+            index -= 1
+            budget -= estimate_height(finished[index], width)
+        return index
+
+    def _update_in_place(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> None:
         """Same widget types as before: update their content rather than re-mount."""
         tail.source = new.source
         tail.plain = new.plain
-        for old, fresh in zip(tail.widgets, new.widgets, strict=True):
+        for index, (old, fresh) in enumerate(zip(tail.widgets, new.widgets, strict=True)):
             if isinstance(old, _IN_PLACE):
                 old._copy_context(fresh)
                 if old._content != fresh._content:
@@ -716,17 +938,35 @@ class ReplyView(MessageView):
                 old._content = fresh._highlighted_code
                 for label in old.query_children(Label):
                     _update_keeping_layout(label, fresh._highlighted_code)
-            elif isinstance(old, (MarkdownFence, MarkdownTable)):
-                await old._update_from_block(fresh)
+            elif isinstance(old, MarkdownTable) and _has_rows(old):
+                pending.append(self._call_soon(old._update_from_block(fresh)))
             else:
-                index = tail.widgets.index(old)
                 if isinstance(old.parent, Widget):
-                    await old.parent.mount(fresh, after=old)
-                await old.remove()
+                    _once_per_resize(fresh)
+                    pending.append(old.parent.mount(fresh, after=old))
+                    self._mounting.append(fresh)
+                MarkdownBody.remove_blocks_now([old], pending)
                 tail.widgets[index] = fresh
+
+    def _call_soon(self, work: Awaitable[None]) -> Awaitable[None]:
+        """Run `work` in this view's own turn; returns something to wait for."""
+        import asyncio
+
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def run() -> None:
+            try:
+                await work
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+        self.call_next(run)
+        return done
 
     # -- the end ----------------------------------------------------------------------
     def _stop_stream(self) -> None:
+        self._release_hold()
         self.streaming = False
         self._text_dirty = self._reasoning_dirty = self._header_dirty = False
         if self._timer is not None:
@@ -737,6 +977,9 @@ class ReplyView(MessageView):
         """The reply is whole: the tail box and the reserve go; the body is the message."""
         self._tail = None
         self._release_reserve()
+        spare = self.body.drop_spare()
+        if spare is not None:
+            await spare
         await self.query(TailBox).remove()
 
     async def _wait_flush(self) -> None:

@@ -253,3 +253,38 @@ def split_blocks(text: str) -> list[Block]:
     splitter.feed(text)
     splitter.close()
     return splitter.finished
+
+
+def _wrapped(text: str, width: int) -> int:
+    """Lines `text` takes wrapped at `width` cells (a rough word-wrap allowance)."""
+    from rich.cells import cell_len
+
+    cells = cell_len(text)
+    return max(1, -(-cells * 21 // 20 // max(width, 1)))
+
+
+def estimate_height(block: Block, width: int) -> int:
+    """Roughly how many lines `block` takes on screen at `width` cells, gaps included.
+
+    Used for blocks that scroll away before they are ever seen (a reply arriving faster
+    than it can be drawn): they are drawn only if the user scrolls back to them, and
+    until then hold about the right height. Cheap: no markdown parsing.
+    """
+    lines = block.source.rstrip("\n").split("\n")
+    kind = block.kind
+    if kind is Kind.HEADING:
+        return 3
+    if kind is Kind.RULE:
+        return 2
+    if kind in (Kind.FENCE, Kind.CODE):
+        body = len(lines) - 2 if kind is Kind.FENCE else len(lines)
+        return max(body, 1) + 3
+    if kind is Kind.PARAGRAPH and len(lines) > 1 and "|" in lines[1] and "-" in lines[1]:
+        return 2 * (len(lines) - 1) + 2  # a table: a rule between rows, borders, gap
+    if kind is Kind.QUOTE:
+        text = " ".join(line.lstrip(" >") for line in lines)
+        return _wrapped(text, width - 4) + 2
+    text = " ".join(line.strip() for line in lines)
+    if kind is Kind.ITEM:
+        return _wrapped(text, width - 3)
+    return _wrapped(text, width) + 1
