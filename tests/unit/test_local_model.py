@@ -97,3 +97,37 @@ def test_registry_offers_local_and_reads_config(tmp_path: Path) -> None:
     endpoint = registry.endpoint_for("local:a", settings)
     assert endpoint.kind == "local" and endpoint.options["n_ctx"] == 2048
     assert endpoint.options["files"] == {"a": str(tmp_path / "a.gguf")}
+
+
+def test_default_model_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configured model if usable (key set, or its local server answers), else the first
+    provider with a key, else the embedded model, else nothing (the first-run screen)."""
+    from tests.server import running_server
+    from tui.config import Settings
+    from tui.providers import registry
+
+    extra = {"value": True}
+    monkeypatch.setattr(registry, "local_extra_installed", lambda: extra["value"])
+    with running_server() as server:
+        up = Settings.model_validate(
+            {
+                "default_model": "lab:fake-model",
+                "providers": {"lab": {"base_url": server.openai_url, "models": ["fake-model"]}},
+            }
+        )
+        assert registry.pick_default_model(up) == "lab:fake-model"  # reachable
+    down = Settings.model_validate(
+        {
+            "default_model": "ollama:llama3",
+            "providers": {"ollama": {"base_url": "http://127.0.0.1:9/v1"}},
+        }
+    )
+    assert registry.pick_default_model(down) == "local:smollm2"  # not reachable: embedded
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "test-key")
+    assert registry.pick_default_model(down) == "deepseek:deepseek-v4-flash"  # a key beats it
+    monkeypatch.delenv("DEEPSEEK_API_KEY")
+    extra["value"] = False
+    assert registry.pick_default_model(down) is None  # the first-run screen
+    keyed = Settings.model_validate({"default_model": "openai:gpt-4o"})
+    monkeypatch.setenv("OPENAI_API_KEY", "test-key")
+    assert registry.pick_default_model(keyed) == "openai:gpt-4o"

@@ -317,6 +317,10 @@ class LiuApp(App[int]):
             picked = registry.pick_default_model(self.settings)
             if picked:
                 return picked
+            if self.settings.default_model:
+                # Chosen by the user but unusable now (no key, server down): sending says
+                # exactly what to fix, which helps more than the first-run screen.
+                return self.settings.default_model
             for info in registry.configured_models(self.settings):
                 if info.local and info.source == "config":
                     return info.model_id

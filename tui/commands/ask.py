@@ -74,7 +74,10 @@ def _ask(args: argparse.Namespace, prompt: str, settings: Any, root: Path | None
         if recent:
             session = lib.store.read(recent[0].path).session
     model_id = (
-        args.model or (session.model_id if session else "") or registry.pick_default_model(settings)
+        args.model
+        or (session.model_id if session else "")
+        or registry.pick_default_model(settings)
+        or settings.default_model
     )
     if not model_id:
         print(

@@ -417,16 +417,45 @@ def discoverable(settings: Settings) -> list[Provider]:
     return [p for p in providers(settings).values() if p.lists_models]
 
 
+def reachable(url: str, timeout: float = 0.3) -> bool:
+    """Whether something listens at a server's host and port (a refused loopback connection
+    answers at once)."""
+    import socket
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return False
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _usable(p: Provider) -> bool:
+    """A provider a new reply could use now: the embedded model when installed, a server on
+    this machine when it answers, any other when its key is set."""
+    if p.kind == "local":
+        return bool(p.models)
+    if p.local:
+        return reachable(p.base_url)
+    return _has_key(p)
+
+
 def pick_default_model(settings: Settings) -> str | None:
-    """The model a new session uses: the configured one, else the first provider with a key."""
+    """The model a new session uses: the configured one if its provider has a key or is
+    reachable, else the first provider with a key, else the embedded model, else None (the
+    app then shows its first-run screen)."""
     known = providers(settings)
     if settings.default_model:
         name, _ = parse_model_id(settings.default_model, settings)
-        if _has_key(known[name]) or known[name].local:
+        if _usable(known[name]):
             return settings.default_model
     for p in known.values():
         if p.models and p.api_key_env and _has_key(p) and not p.local:
             return f"{p.name}:{p.models[0]}"
     if known["local"].models:
         return f"local:{known['local'].models[0]}"
-    return settings.default_model or None
+    return None
