@@ -67,10 +67,26 @@ class ReplyFailed:
 TurnEvent = ReplyText | ReplyReasoning | ReplyUsage | ReplyFinished | ReplyFailed
 
 
+@dataclass
+class TokenEstimate:
+    """A running estimate, so a live footer costs the new text, not the whole reply."""
+
+    chars: int = 0
+    wide: int = 0
+
+    def add(self, text: str) -> TokenEstimate:
+        self.chars += len(text)
+        self.wide += sum(1 for ch in text if ord(ch) > 0x2E7F)
+        return self
+
+    @property
+    def tokens(self) -> int:
+        """About four characters a token for English, about one a token for CJK."""
+        return (self.chars - self.wide + 3) // 4 + self.wide
+
+
 def estimate_tokens(text: str) -> int:
-    """About four characters a token for English, about one a token for CJK."""
-    wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
-    return (len(text) - wide + 3) // 4 + wide
+    return TokenEstimate().add(text).tokens
 
 
 def normalise_text(text: str) -> str:

@@ -34,7 +34,7 @@ from tui.app.widgets.message_log import MessageLog
 from tui.app.widgets.session_list import SessionList
 from tui.core.errors import LiuError, ProviderError, SessionBusy
 from tui.core.session import Message, Role, Session, Status
-from tui.core.turn import estimate_tokens, normalise_text
+from tui.core.turn import TokenEstimate, estimate_tokens, normalise_text
 
 if TYPE_CHECKING:
     from tui.app.app import LiuApp
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from tui.core.turn import TurnSpec
 
 LIST_FOLD_WIDTH = 100  # below this many columns the session list starts folded away
-TICK = 0.1  # seconds between footer updates while a reply streams
+TICK = 0.25  # seconds between footer updates while a reply streams (the eye needs no more)
 DRAFT_SAVE_DELAY = 1.0
 CRASH = Status("interrupted", "crash")
 
@@ -57,6 +57,8 @@ class LiveReply:
     prompt_estimate: int
     text: list[str] = field(default_factory=list)
     reasoning: list[str] = field(default_factory=list)
+    text_estimate: TokenEstimate = field(default_factory=TokenEstimate)
+    reasoning_estimate: TokenEstimate = field(default_factory=TokenEstimate)
     first_token_at: float | None = None
     last_tick: float = 0.0
     provider_usage: bool = False
@@ -333,7 +335,7 @@ class ChatScreen(Screen[None]):
         self.footer_figures.show(figures)
 
     def _live_figures(self, live: LiveReply, base: Figures) -> Figures:
-        completion = estimate_tokens("".join(live.text))
+        completion = live.text_estimate.tokens
         return Figures(
             model_id=live.model_id,
             prompt_tokens=live.prompt_estimate,
@@ -526,6 +528,7 @@ class ChatScreen(Screen[None]):
                     if live.first_token_at is None:
                         live.first_token_at = app.monotonic()
                     live.text.append(event.text)
+                    live.text_estimate.add(event.text)
                     if live.view is not None:
                         live.view.append_text(event.text)
                     self._tick(live)
@@ -533,6 +536,7 @@ class ChatScreen(Screen[None]):
                     if live.first_token_at is None:
                         live.first_token_at = app.monotonic()
                     live.reasoning.append(event.text)
+                    live.reasoning_estimate.add(event.text)
                     if live.view is not None:
                         live.view.append_reasoning(event.text)
                     self._tick(live)
@@ -616,12 +620,12 @@ class ChatScreen(Screen[None]):
         if now - live.last_tick < TICK:
             return
         live.last_tick = now
-        completion = estimate_tokens("".join(live.text))
+        completion = live.text_estimate.tokens
         self.post_message(
             Reply.TokensArrived(live.session_id, completion, self._rate(live, completion))
         )
         if live.reasoning:
-            reasoning = estimate_tokens("".join(live.reasoning))
+            reasoning = live.reasoning_estimate.tokens
             self.post_message(Reply.ReasoningArrived(live.session_id, reasoning))
 
     # ------------------------------------------------------------ what the worker posts
