@@ -37,13 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"tui.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"tui.commands.{name}":
-                continue  # not built yet in this checkout
-            raise
-        module.register(sub)
+        importlib.import_module(f"tui.commands.{name}").register(sub)
     return parser
 
 
@@ -52,15 +46,9 @@ def run_app(args: argparse.Namespace) -> int:
         # Textual reads these when it is first imported: set them before the app module.
         os.environ.setdefault("TEXTUAL_COLOR_SYSTEM", "standard")
         os.environ.setdefault("TEXTUAL_FPS", "15")
-    try:
-        app_module = importlib.import_module("tui.app.app")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("tui.app"):
-            print("liu: the full-screen app is not built yet; see `liu --help`", file=sys.stderr)
-            return EXIT_USAGE
-        raise
-    result: int = app_module.run(args)
-    return result
+    from tui.app.app import run
+
+    return run(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pytest_textual_snapshot import SVGImageExtension
+from textual.pilot import Pilot
 
 from tests.server import FakeLLMServer, running_server
 from tui.app import app as app_module
@@ -158,3 +159,13 @@ def make_app() -> MakeApp:
         return app
 
     return make
+
+
+async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: float = 15.0) -> None:
+    """Pause until `condition()` holds (a bound, not a timing assertion)."""
+    waited = 0.0
+    while not condition():
+        if waited > limit:
+            pytest.fail("the app never reached the expected state")
+        await pilot.pause(0.02)
+        waited += 0.02

@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Label
 
 from tests.server import FakeLLMServer, Reply
-from tests.ui.conftest import MakeApp, lab_config, write_config
+from tests.ui.conftest import MakeApp, lab_config, wait_until, write_config
 from tui.app import app as app_module
 from tui.app.app import LiuApp, load_theme_file, load_themes
 from tui.app.clipboard import clipboard_sequence, osc52, wrap_for_multiplexer
@@ -29,16 +28,6 @@ from tui.app.widgets.model_picker import ModelPicker
 from tui.app.widgets.session_list import SessionList, SessionOptions
 from tui.core.library import Library
 from tui.core.session import Message, Role, Session, now
-
-
-async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: float = 15.0) -> None:
-    """Pause until `condition()` holds (a bound, not a timing assertion)."""
-    waited = 0.0
-    while not condition():
-        if waited > limit:
-            pytest.fail("the app never reached the expected state")
-        await pilot.pause(0.02)
-        waited += 0.02
 
 
 async def settle(pilot: Pilot[int]) -> None:
@@ -465,9 +454,7 @@ async def test_429_then_success(lab_server: FakeLLMServer, make_app: MakeApp) ->
         assert any("retry 1" in n.message for n in app._notifications)
 
 
-async def test_an_error_shows_where_the_reply_would_be(
-    liu_home: Path, make_app: MakeApp
-) -> None:
+async def test_an_error_shows_where_the_reply_would_be(liu_home: Path, make_app: MakeApp) -> None:
     write_config(liu_home, 'default_model = "openai:gpt-4.1"\n')
     app = make_app(new=True)
     async with app.run_test(size=(100, 30)) as pilot:

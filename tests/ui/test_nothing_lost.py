@@ -20,7 +20,7 @@ import tempfile
 import termios
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from fcntl import ioctl
@@ -28,11 +28,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from textual.pilot import Pilot
 from textual.widgets import Label
 
 from tests.server import FakeLLMServer, Reply, running_server
-from tests.ui.conftest import MakeApp, lab_config, write_config
+from tests.ui.conftest import MakeApp, lab_config, wait_until, write_config
 from tests.ui.test_terminal import REPO, Terminal
 from tests.unit.test_hostile_files import SEED, _mutations
 from tui.app.app import LiuApp
@@ -120,15 +119,6 @@ def pty_config(home: Path, server: FakeLLMServer, extra: str = "") -> None:
         f'[providers.lab]\nkind = "openai"\nbase_url = "{server.openai_url}"\n'
         f'models = ["fake-model"]\n{extra}'
     )
-
-
-async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: float = 15.0) -> None:
-    waited = 0.0
-    while not condition():
-        if waited > limit:
-            pytest.fail("the app never reached the expected state")
-        await pilot.pause(0.02)
-        waited += 0.02
 
 
 def read_session(session_id: str) -> Session:

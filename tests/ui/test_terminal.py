@@ -152,6 +152,7 @@ def test_hostile_reply_bytes_never_reach_the_terminal(server: FakeLLMServer, hom
     try:
         term.wait_for(_ready(term), "the input bar")
         term.type("be nasty\r")
+
         def finished() -> bool:
             files = _session_files(home)
             if not files:
