@@ -30,6 +30,7 @@ from textual.theme import Theme
 import tui
 from tui import paths
 from tui.app.clipboard import clipboard_sequence
+from tui.app.fewer_layouts import skip_virtual_size_layouts
 from tui.app.screens.first_run import LOCAL_PORTS, FirstRunScreen
 from tui.config import Settings
 from tui.core.errors import ConfigError, LiuError
@@ -236,6 +237,16 @@ class LiuApp(App[int]):
         Binding("ctrl+c", "help_quit", show=False, system=True, id="help_quit"),
     ]  # fmt: skip
 
+    def get_theme(self, theme_name: str) -> Theme | None:
+        """Textual's, without copying every registered theme on each call: Textual asks
+        for the current theme once per line it renders (5% of a streaming reply's CPU)."""
+        themes = self._registered_themes
+        for name in theme_name.split(","):
+            theme = themes.get(name.strip())
+            if theme is not None:
+                return theme
+        return None
+
     def __init__(
         self,
         settings: Settings,
@@ -274,6 +285,7 @@ class LiuApp(App[int]):
         self._signalled: int | None = None
         self._start_theme = "textual-dark"
         teach_parser_alt_enter()
+        skip_virtual_size_layouts()
         self._install_themes()
 
     # ------------------------------------------------------------ engine access

@@ -125,8 +125,8 @@ class CodeFence(MarkdownFence):
 
     def compose(self) -> ComposeResult:
         label = Label(self._highlighted_code, id="code-content", expand=True)
-        if self.plain:  # streaming: it grows every update, one layout per resize is enough
-            _once_per_resize(label)
+        if self.plain:  # streaming: it grows every update, in steps
+            _grow_in_steps(label)
         yield label
 
     def _render_code(self) -> Content:
@@ -170,6 +170,27 @@ def _once_per_resize(widget: Widget) -> None:
     whole fence again) is skipped. The finished fence is a fresh widget.
     """
     widget._size_updated = MethodType(_size_updated_once, widget)  # type: ignore[method-assign]
+
+
+TAIL_SLACK = 3
+"""Blank lines a growing text widget holds below its text: a layout (which costs more than
+all the rest of an update) is needed once per that many new lines, not for every line."""
+
+
+def _held_content_height(widget: Widget, container: Size, viewport: Size, width: int) -> int:
+    """The widget's content height, grown in steps of TAIL_SLACK lines, never shrinking."""
+    height = type(widget).get_content_height(widget, container, viewport, width)
+    held: int = widget.__dict__.get("_held_height", 0)
+    if height > held:
+        held = height + TAIL_SLACK
+        widget.__dict__["_held_height"] = held
+    return held
+
+
+def _grow_in_steps(widget: Widget) -> None:
+    """A streaming text widget (the tail paragraph, an open fence's text) grows in steps."""
+    _once_per_resize(widget)
+    widget.get_content_height = MethodType(_held_content_height, widget)  # type: ignore[method-assign]
 
 
 @dataclass
@@ -437,22 +458,36 @@ class MarkdownBody(Markdown):
 _IN_PLACE = (MarkdownParagraph, MarkdownHeader, MarkdownHorizontalRule)
 
 
+def _tail_widget(widget: Widget) -> None:
+    """Text blocks updated in place grow in steps; the rest are re-mounted when they change."""
+    if isinstance(widget, _IN_PLACE):
+        _grow_in_steps(widget)
+    else:
+        _once_per_resize(widget)
+
+
 def _same_shape(old: list[MarkdownBlock], new: list[MarkdownBlock]) -> bool:
     return len(old) == len(new) and all(type(a) is type(b) for a, b in zip(old, new, strict=True))
 
 
 def _update_keeping_layout(widget: Static, content: Content) -> None:
-    """Repaint just this widget; ask for a layout only when its height changes.
+    """Repaint just this widget; ask for a layout only when its text outgrows it.
 
-    A layout moves the anchored log and repaints the whole screen: most token bursts
-    only add words to the last line, so most updates need no layout at all.
+    A layout costs more than the rest of an update (Textual arranges every widget on the
+    screen and repaints every container whose contents moved), so a growing widget holds
+    a few blank lines (`_grow_in_steps`) and most updates need no layout at all.
     """
-    before = widget.size.height
     width = widget.content_size.width
-    gutter = widget.size.height - widget.content_size.height
     widget.update(content, layout=False)
+    if not width:
+        widget.refresh(layout=True)
+        return
     rules = cast("RulesMap", widget.styles)
-    if not width or widget.visual.get_height(rules, width) + gutter != before:
+    needed = widget.visual.get_height(rules, width)
+    held = widget.__dict__.get("_held_height")
+    if needed > (held if held is not None else widget.content_size.height) or (
+        held is None and needed != widget.content_size.height
+    ):
         widget.refresh(layout=True)
 
 
@@ -795,7 +830,9 @@ class ReplyView(MessageView):
         if self._holding:
             self._holding = False
             self.app._end_batch()
-            self.refresh(layout=True)  # prompts the screen to update
+            # The held mounts asked for a layout already; the screen only needs a prompt
+            # (a refresh of this view would repaint all of it).
+            self.screen.check_idle()
 
     def on_unmount(self) -> None:
         self._release_hold()
@@ -901,7 +938,7 @@ class ReplyView(MessageView):
             self._mounting.extend(widgets)
         if to_show:
             for widget in to_show:
-                _once_per_resize(widget)
+                _tail_widget(widget)
             pending.append(self.query_one(TailBox).mount_all(to_show))
             self._mounting.extend(to_show)
 
@@ -942,7 +979,7 @@ class ReplyView(MessageView):
                 pending.append(self._call_soon(old._update_from_block(fresh)))
             else:
                 if isinstance(old.parent, Widget):
-                    _once_per_resize(fresh)
+                    _tail_widget(fresh)
                     pending.append(old.parent.mount(fresh, after=old))
                     self._mounting.append(fresh)
                 MarkdownBody.remove_blocks_now([old], pending)
