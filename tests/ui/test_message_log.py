@@ -275,7 +275,7 @@ def _live(chunk: BlockChunk) -> bool:
 async def test_far_chunks_drop_their_widgets_and_come_back() -> None:
     """A long reply keeps only the blocks near the viewport as widgets; the rest is source
     and height. Scrolling back renders them again; copy still sees every fence."""
-    from tui.app.widgets.message_view import CHUNK, TailBox
+    from tui.app.widgets.message_view import CHUNK
 
     blocks = [f"Paragraph {i} of the long reply.\n\n" for i in range(CHUNK * 3)]
     blocks.insert(3, "```sh\necho early\n```\n\n")
@@ -284,13 +284,15 @@ async def test_far_chunks_drop_their_widgets_and_come_back() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
-        await _stream(pilot, reply, text, size=50)
+        await _stream(pilot, reply, text.rstrip("\n"), size=50)
         await settle(pilot, reply)
-        assert reply.query(TailBox)  # the growing block lives apart while streaming
+        tail = reply._tail  # the growing block: the last widgets of the last chunk
+        assert tail is not None and tail.widgets[-1] is reply.body.chunks[-1].children[-1]
+        assert tail not in reply.body.groups
         await reply.finish(_reply(text))
         await pilot.pause()
         await pilot.pause(0.05)
-        assert not reply.query(TailBox) and not reply.pending
+        assert reply._tail is None and not reply.pending
         body = reply.body
         first = body.chunks[0]
         assert first.frozen and not first.children

@@ -35,6 +35,7 @@ from textual.widgets._markdown import (
     MarkdownFence,
     MarkdownHeader,
     MarkdownHorizontalRule,
+    MarkdownList,
     MarkdownParagraph,
     MarkdownTable,
     MarkdownTableContent,
@@ -51,7 +52,7 @@ from tui.core.display import format_cost, format_tokens
 from tui.core.session import Message, Role
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Sequence
+    from collections.abc import Awaitable, Iterator, Sequence
 
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
@@ -200,6 +201,7 @@ class _Group:
     source: str
     widgets: list[MarkdownBlock] = field(default_factory=list)
     plain: bool = False
+    tokens: list[Token] = field(default_factory=list)
 
 
 CHUNK = 32
@@ -441,7 +443,8 @@ class MarkdownBody(Markdown):
             widgets = list(self._parse_markdown(tokens))
         finally:
             self.plain_fences = False
-        return _Group(source, widgets, self.plain_fence_count > 0)
+        _forget_refreshes(widgets)
+        return _Group(source, widgets, self.plain_fence_count > 0, tokens)
 
     def code_blocks(self) -> list[str]:
         """The code of every fence, nested ones included, from the sources (frozen chunks
@@ -455,15 +458,87 @@ class MarkdownBody(Markdown):
         ]
 
 
+_NOT_TEXT = frozenset({"fence", "code_block", "table_open", "html_block", "math_block"})
+
+
+def _text_shape(tokens: Sequence[Token]) -> list[tuple[str, str, str, str]] | None:
+    """A block's structure without its text; None if it holds more than text (a fence,
+    a table), which cannot be updated by swapping text."""
+    shape = []
+    for token in tokens:
+        if token.type in _NOT_TEXT:
+            return None
+        if token.type != "inline":
+            shape.append((token.type, token.tag, token.markup, token.info))
+    return shape
+
+
+def _update_text_in_place(
+    old: MarkdownBlock, old_tokens: Sequence[Token], tokens: Sequence[Token]
+) -> bool:
+    """A list item that only gained words: give its paragraphs their new text, in order.
+
+    Same structure (`_text_shape`) means the same widgets, each paragraph one inline token
+    of the source, so nothing is mounted; a list item re-mounted on every update cost a
+    layout and a repaint of all of it.
+    """
+    if not old.is_mounted or _text_shape(old_tokens) is None:
+        return False
+    holders = [block for block in old.query(MarkdownBlock) if block._inline_token is not None]
+    inlines = [token for token in tokens if token.type == "inline"]
+    if len(holders) != len(inlines):
+        return False
+    for block, token in zip(holders, inlines, strict=True):
+        content = block._token_to_content(token)
+        block._inline_token = token
+        if content != block._content:
+            block._content = content
+            _update_keeping_layout(block, content)
+    return True
+
+
+def _forget_refreshes(blocks: Sequence[MarkdownBlock]) -> None:
+    """Drop the refreshes that building asked for: mounting lays a block out anyway.
+
+    Textual's parser sets each block's content before it is mounted, which flags a
+    layout; a nested block (a list item's paragraph) acts on the flag only once mounted,
+    after the frame that showed it, so each new list item cost a second layout.
+    """
+    for block in blocks:
+        block._layout_required = block._repaint_required = False
+        _forget_refreshes(block._blocks)
+
+
 _IN_PLACE = (MarkdownParagraph, MarkdownHeader, MarkdownHorizontalRule)
 
 
-def _tail_widget(widget: Widget) -> None:
-    """Text blocks updated in place grow in steps; the rest are re-mounted when they change."""
+def _stop_growing(widget: Widget) -> None:
+    """A finished block: drop the held blank lines and the tail-only patches."""
+    for node in (widget, *widget.query("*")):
+        state = node.__dict__
+        if state.pop("_held_height", None) is not None or "_size_updated" in state:
+            state.pop("get_content_height", None)
+            state.pop("_size_updated", None)
+            node.refresh(layout=True)
+
+
+def _tail_widget(widget: MarkdownBlock) -> None:
+    """Text blocks updated in place grow in steps (a list item's paragraphs too)."""
     if isinstance(widget, _IN_PLACE):
         _grow_in_steps(widget)
-    else:
-        _once_per_resize(widget)
+        return
+    _once_per_resize(widget)
+    if isinstance(widget, MarkdownList):
+        for block in _nested_blocks(widget):
+            if isinstance(block, MarkdownParagraph):
+                _grow_in_steps(block)
+
+
+def _nested_blocks(block: MarkdownBlock) -> Iterator[MarkdownBlock]:
+    """The blocks an unmounted block will compose, depth first."""
+    for child in block._blocks:
+        yield child
+        yield from _nested_blocks(child)
 
 
 def _same_shape(old: list[MarkdownBlock], new: list[MarkdownBlock]) -> bool:
@@ -534,27 +609,6 @@ def header_content(message: Message, *, model: str | None, state: str | None = N
                 reason = sanitize(status.reason)
                 parts.append(Content.styled(f"{status.state}: {reason}", "italic"))
     return Content(" · ").join(parts)
-
-
-class TailBox(Widget):
-    """The growing block of a streaming reply, apart from the finished ones.
-
-    It sits below the body, so when the tail grows by a line only this small box is
-    repainted; the body changes only when a block finishes.
-    """
-
-    DEFAULT_CSS = """
-    TailBox {
-        layout: stream;
-        height: auto;
-        padding: 0 1;
-    }
-    """ + _BLOCK_CSS.format("TailBox")
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        return _size_updated_once(self, size, virtual_size, container_size)
 
 
 class MessageView(Widget, can_focus=True):
@@ -692,7 +746,6 @@ class ReplyView(MessageView):
     def compose(self) -> ComposeResult:
         yield Label(self._header(), classes="message--header")
         yield MarkdownBody(classes="message--body", streaming=True)
-        yield TailBox(classes="message--tail")
 
     def _header(self) -> Content:
         if self.streaming:
@@ -844,10 +897,10 @@ class ReplyView(MessageView):
         scroll, and only what changed is repainted. When the reserve runs low it is
         renewed in one step, so the log scrolls once per RESERVE lines.
         """
-        box = self.query_one(TailBox)
-        if not self.region:
+        body = self.body
+        if not self.region or not body.region:
             return  # not laid out yet
-        used = box.region.bottom - self.content_region.y  # an empty box has a region too
+        used = body.region.bottom - self.content_region.y
         growth = max(0, used - self._used)  # lines the last update added: expect as many
         self._used = used
         if self._reserved - used < growth + 2:
@@ -882,15 +935,23 @@ class ReplyView(MessageView):
             await awaitable
 
     def _render_blocks_now(self, *, final: bool, pending: list[Awaitable[None]]) -> None:
-        """Mount newly finished blocks once, in the body; re-render only the growing tail.
+        """Mount newly finished blocks once; re-render only the growing tail.
 
-        Synchronous: widgets join the DOM at once; what would have been awaited is added to
-        `pending`.
+        The tail is the last block of the last chunk. When its block is finished the tail's
+        widgets are brought up to date in place and stay where they are as the finished
+        block (a fence gets its highlighting): no second copy is parsed, mounted and
+        painted, and the next tail is the only new widget. Synchronous: widgets join the
+        DOM at once; what would have been awaited is added to `pending`.
         """
         body = self.body
         finished = self._splitter.finished
         to_mount: dict[int, list[MarkdownBlock]] = {}
         start = self._rendered
+        tail = self._tail
+        if tail is not None and start < len(finished):
+            self._adopt_tail(tail, finished[start].source, pending)
+            self._tail = tail = None
+            start += 1
         cold_end = self._cold_end(start)
         # Blocks that go into chunks already there are drawn; then whole new chunks that
         # would scroll away unseen stay cold; the rest is drawn.
@@ -912,35 +973,49 @@ class ReplyView(MessageView):
             body.groups.append(group)
             to_mount.setdefault(index // CHUNK, []).extend(group.widgets)
         self._rendered = len(finished)
-        tail = self._tail
-        to_remove: list[Widget] = []
-        to_show: list[MarkdownBlock] = []
-        source = "" if final else self._splitter.tail()
-        if source.strip():
-            new_tail = body.render_block(source, plain=True)
-            if tail is not None and not to_mount and _same_shape(tail.widgets, new_tail.widgets):
-                self._update_in_place(tail, new_tail, pending)
-            else:
-                if tail is not None:
-                    to_remove.extend(tail.widgets)
-                to_show = new_tail.widgets
-                tail = new_tail
-        elif tail is not None:
-            to_remove.extend(tail.widgets)
-            tail = None
-        self._tail = tail
-        if to_remove:
-            body.remove_blocks_now(to_remove, pending)
         for chunk_index in sorted(to_mount):
             chunk = body.chunk_for_now(chunk_index * CHUNK, pending)
             widgets = to_mount[chunk_index]
             pending.append(chunk.mount_all(widgets))
             self._mounting.extend(widgets)
-        if to_show:
-            for widget in to_show:
-                _tail_widget(widget)
-            pending.append(self.query_one(TailBox).mount_all(to_show))
-            self._mounting.extend(to_show)
+        source = "" if final else self._splitter.tail()
+        if not source.strip():
+            if tail is not None:
+                body.remove_blocks_now(tail.widgets, pending)
+            self._tail = None
+            return
+        new_tail = body.render_block(source, plain=True)
+        if tail is not None and _same_shape(tail.widgets, new_tail.widgets):
+            self._update_in_place(tail, new_tail, pending)
+            return
+        if tail is not None:
+            body.remove_blocks_now(tail.widgets, pending)
+        for widget in new_tail.widgets:
+            _tail_widget(widget)
+        chunk = body.chunk_for_now(len(finished), pending)
+        pending.append(chunk.mount_all(new_tail.widgets))
+        self._mounting.extend(new_tail.widgets)
+        self._tail = new_tail
+
+    def _adopt_tail(self, tail: _Group, source: str, pending: list[Awaitable[None]]) -> None:
+        """The tail's block is finished: its widgets become the block's, updated in place
+        (or replaced where they cannot be), and stop holding blank lines."""
+        body = self.body
+        fresh = body.render_block(source)
+        if _same_shape(tail.widgets, fresh.widgets):
+            self._update_in_place(tail, fresh, pending)
+            for widget in tail.widgets:
+                _stop_growing(widget)
+            group = tail
+        else:
+            chunk = body.chunk_for_now(len(body.groups), pending)
+            body.remove_blocks_now(tail.widgets, pending)
+            pending.append(chunk.mount_all(fresh.widgets))
+            self._mounting.extend(fresh.widgets)
+            group = fresh
+        group.source = source
+        group.plain = fresh.plain
+        body.groups.append(group)
 
     def _block_width(self, body: MarkdownBody) -> int:
         width = body.content_size.width or self.app.size.width - 4
@@ -962,9 +1037,19 @@ class ReplyView(MessageView):
 
     def _update_in_place(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> None:
         """Same widget types as before: update their content rather than re-mount."""
+        same_text_shape = len(tail.widgets) == 1 and _text_shape(tail.tokens) == _text_shape(
+            new.tokens
+        )
+        old_tokens, tail.tokens = tail.tokens, new.tokens
         tail.source = new.source
         tail.plain = new.plain
         for index, (old, fresh) in enumerate(zip(tail.widgets, new.widgets, strict=True)):
+            if (
+                same_text_shape
+                and isinstance(old, MarkdownList)
+                and _update_text_in_place(old, old_tokens, new.tokens)
+            ):
+                continue
             if isinstance(old, _IN_PLACE):
                 old._copy_context(fresh)
                 if old._content != fresh._content:
@@ -972,7 +1057,8 @@ class ReplyView(MessageView):
                     _update_keeping_layout(old, fresh._content)
             elif isinstance(old, CodeFence) and isinstance(fresh, CodeFence):
                 old._copy_context(fresh)
-                old._content = fresh._highlighted_code
+                old.code, old.lexer = fresh.code, fresh.lexer
+                old._highlighted_code = old._content = fresh._highlighted_code
                 for label in old.query_children(Label):
                     _update_keeping_layout(label, fresh._highlighted_code)
             elif isinstance(old, MarkdownTable) and _has_rows(old):
@@ -1011,13 +1097,12 @@ class ReplyView(MessageView):
             self._timer = None
 
     async def _end_tail(self) -> None:
-        """The reply is whole: the tail box and the reserve go; the body is the message."""
+        """The reply is whole: the reserve and the spare chunk go; the body is the message."""
         self._tail = None
         self._release_reserve()
         spare = self.body.drop_spare()
         if spare is not None:
             await spare
-        await self.query(TailBox).remove()
 
     async def _wait_flush(self) -> None:
         while self._flushing:
