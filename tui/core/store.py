@@ -228,12 +228,13 @@ class SessionStore:
         name = f"{session.created_at:%Y-%m-%d}-{slug(session.title)}-{session.session_id[:8]}.md"
         return self.sessions_dir / name
 
-    def _write(self, path: Path, session: Session) -> None:
+    def _write(self, path: Path, session: Session, *, notify: bool = True) -> None:
         from tui.core import fileformat
 
         write_atomic(path, fileformat.write(session).encode("utf-8"))
         self._cache[path] = (FileStamp.of(path), session)
-        self._changed(path)
+        if notify:
+            self._changed(path)
 
     def create(self, session: Session) -> Path:
         """Write a new session; refuses an id the store already has."""
@@ -245,10 +246,15 @@ class SessionStore:
             self._write(path, session)
             return path
 
-    def update(self, session_id: str, change: Callable[[Session], None]) -> Session:
+    def update(
+        self, session_id: str, change: Callable[[Session], None], *, notify: bool = True
+    ) -> Session:
         """Lock, re-read if changed on disk, apply `change`, write atomically.
 
         The returned session is the store's cached copy: treat it as read-only.
+        `notify=False` (a streaming reply's checkpoints) skips the `on_change` hooks: the
+        index re-reads the file when the reply is saved for good, or at the next sync
+        (it notices the changed size and time) if the writer was killed.
         """
         self.ensure()
         with self.lock(session_id):
@@ -258,7 +264,7 @@ class SessionStore:
             session = self.load(path)
             try:
                 change(session)
-                self._write(path, session)
+                self._write(path, session, notify=notify)
             except BaseException:
                 self._cache.pop(path, None)  # the in-memory copy may be half-changed
                 raise

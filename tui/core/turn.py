@@ -9,6 +9,7 @@ stays with a status saying why.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from tui.providers.retry import RetryPolicy
 
 CRASH = Status("interrupted", "crash")  # what the file says while a reply is still streaming
+CHECKPOINT_SHARE = 0.04  # at most this share of the streaming time goes to checkpoints
 
 
 # ---------------------------------------------------------------- what a turn reports
@@ -226,12 +228,23 @@ async def run_turn(
         usage: UsageReport | None = None
         last_checkpoint = spec.clock()
 
-        def save(status: Status | None) -> Session:
+        def save(status: Status | None, *, notify: bool = True) -> Session:
             def change(s: Session) -> None:
                 if reply is not None:
                     reply.place(s).status = status
 
-            return store.update(spec.session_id, change)
+            return store.update(spec.session_id, change, notify=notify)
+
+        checkpoint_interval = spec.checkpoint_interval
+
+        async def checkpoint() -> None:
+            """Save the partial reply off the event loop, not re-indexed, and no more than
+            CHECKPOINT_SHARE of the time: a 2 MB session takes ~40 ms to write."""
+            nonlocal checkpoint_interval
+            started = time.perf_counter()
+            await asyncio.to_thread(save, CRASH, notify=False)
+            took = time.perf_counter() - started
+            checkpoint_interval = max(spec.checkpoint_interval, took / CHECKPOINT_SHARE)
 
         stream = stream_for(endpoint.kind)(
             endpoint, request, client=client, read_timeout=spec.read_timeout, policy=policy
@@ -248,8 +261,8 @@ async def run_turn(
                         else:
                             reply.reasoning.append(event.text)
                             yield ReplyReasoning(event.text)
-                        if spec.clock() - last_checkpoint >= spec.checkpoint_interval:
-                            save(CRASH)
+                        if spec.clock() - last_checkpoint >= checkpoint_interval:
+                            await checkpoint()
                             last_checkpoint = spec.clock()
                     elif isinstance(event, UsageReport):
                         usage = event

@@ -305,7 +305,7 @@ class ChatScreen(Screen[None]):
                 view.append_text("".join(live.text))
             live.view = view
         self._show_figures()
-        self.refresh_bindings()
+        self._refresh_bindings_soon()
 
     def _show_figures(self) -> None:
         """Figures of the session on screen: its last reply and its total."""
@@ -493,7 +493,7 @@ class ChatScreen(Screen[None]):
         live.view = await self.log_widget.begin_reply(spec.model_id)
         self.live = live
         self._show_figures()
-        self.refresh_bindings()
+        self._refresh_bindings_soon()
         self.run_reply(spec, live)
 
     @work(exclusive=True, group="reply", exit_on_error=False)
@@ -588,7 +588,7 @@ class ChatScreen(Screen[None]):
                 self.live = None
             live.view = None
             with contextlib.suppress(Exception):
-                self.refresh_bindings()
+                self._refresh_bindings_soon()
 
     def _give_back_prompt(self, session_id: str, prompt: str) -> None:
         """A prompt that was never saved: into the input (before what was typed since)."""
@@ -634,7 +634,7 @@ class ChatScreen(Screen[None]):
         return self.saved and self.session.session_id == session_id
 
     def on_reply_started(self, event: Reply.Started) -> None:
-        self.refresh_bindings()
+        pass  # start_reply refreshed the keys already
 
     def on_reply_tokens_arrived(self, event: Reply.TokensArrived) -> None:
         if not self._on_screen(event.session_id):
@@ -681,7 +681,7 @@ class ChatScreen(Screen[None]):
         self._show_figures()
         if rate is not None:
             self.footer_figures.update_figures(tokens_per_second=rate)
-        self.refresh_bindings()
+        self._refresh_bindings_soon()
 
     def on_reply_failed(self, event: Reply.Failed) -> None:
         self.session_list.reload()
@@ -690,7 +690,7 @@ class ChatScreen(Screen[None]):
             self._show_figures()
         elif not event.cancelled:
             self.notify(event.error_line, severity="error")
-        self.refresh_bindings()
+        self._refresh_bindings_soon()
 
     def _reload_session(self) -> None:
         lib = self.liu.library
@@ -700,6 +700,19 @@ class ChatScreen(Screen[None]):
                 self.session = lib.store.load(path)
 
     # ------------------------------------------------------------ actions
+
+    _bindings_timer: Timer | None = None
+
+    def _refresh_bindings_soon(self) -> None:
+        """One refresh of the footer's keys for the changes of the next 50 ms: each refresh
+        makes Textual's Footer rebuild itself and lay out and paint the whole screen, and a
+        reply's start and end each change several things in a row."""
+        if self._bindings_timer is None:
+            self._bindings_timer = self.set_timer(0.05, self._refresh_bindings_now)
+
+    def _refresh_bindings_now(self) -> None:
+        self._bindings_timer = None
+        self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":

@@ -434,17 +434,19 @@ class MarkdownBody(Markdown):
         for parent, children in by_parent.items():
             await parent.remove_children(children)
 
-    def render_block(self, source: str, *, plain: bool = False) -> _Group:
-        """Parse one block's source into widgets (not mounted)."""
-        tokens = _markdown_parser().parse(source)
+    def render_block(self, source: str, *, plain: bool = False, tokens: bool = False) -> _Group:
+        """Parse one block's source into widgets (not mounted); keep the parser's tokens
+        if asked (the growing tail compares them; finished blocks do not hold them)."""
+        keep = tokens
+        parsed = _markdown_parser().parse(source)
         self.plain_fences = plain
         self.plain_fence_count = 0
         try:
-            widgets = list(self._parse_markdown(tokens))
+            widgets = list(self._parse_markdown(parsed))
         finally:
             self.plain_fences = False
         _forget_refreshes(widgets)
-        return _Group(source, widgets, self.plain_fence_count > 0, tokens)
+        return _Group(source, widgets, self.plain_fence_count > 0, parsed if keep else [])
 
     def code_blocks(self) -> list[str]:
         """The code of every fence, nested ones included, from the sources (frozen chunks
@@ -984,7 +986,7 @@ class ReplyView(MessageView):
                 body.remove_blocks_now(tail.widgets, pending)
             self._tail = None
             return
-        new_tail = body.render_block(source, plain=True)
+        new_tail = body.render_block(source, plain=True, tokens=True)
         if tail is not None and _same_shape(tail.widgets, new_tail.widgets):
             self._update_in_place(tail, new_tail, pending)
             return
@@ -1001,7 +1003,7 @@ class ReplyView(MessageView):
         """The tail's block is finished: its widgets become the block's, updated in place
         (or replaced where they cannot be), and stop holding blank lines."""
         body = self.body
-        fresh = body.render_block(source)
+        fresh = body.render_block(source, tokens=True)
         if _same_shape(tail.widgets, fresh.widgets):
             self._update_in_place(tail, fresh, pending)
             for widget in tail.widgets:
@@ -1015,6 +1017,7 @@ class ReplyView(MessageView):
             group = fresh
         group.source = source
         group.plain = fresh.plain
+        group.tokens = []
         body.groups.append(group)
 
     def _block_width(self, body: MarkdownBody) -> int:
