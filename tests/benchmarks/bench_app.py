@@ -29,9 +29,10 @@ Cases (`--cases`, comma-separated; default all but the last, in this order):
 Each figure is `median (min–max)` over the runs. In a streaming run the app starts in a new
 session (paced-4k-long: in the long one), sends a short prompt whose 20-token reply it waits
 for (the first request of a process imports httpx and the provider's wire: one-off costs,
-not per-token ones), then the prompt measured. Mind the text: at 4,000 tokens (16 KB)
-`make_document` gives a table and a paragraph, then its 300-line fence, cut off after ~250
-lines (never closed); lists, CJK and the other fences come only in the longer replies.
+not per-token ones), then the prompt measured. The text (`make_document`): paragraphs,
+bullet and numbered lists, tables, fences, CJK and quotes from the start; the one 300-line
+fence comes in the 20k and 100k replies only (it is ~4,500 tokens by itself).
+
 Streaming columns:
 
     CPU s/1k tok    CPU time (user+system, `time.process_time`) of the app's process from

@@ -67,12 +67,18 @@ def _code(lines: int, lang: str = "python") -> str:
 
 
 def make_document(tokens: int, seed: int = 1) -> str:
-    """Markdown long enough to give `tokens` tokens (about 4 characters a token)."""
+    """Markdown long enough to give `tokens` tokens (about 4 characters a token).
+
+    Every kind of block comes early (paragraphs, lists, tables, fences, CJK, quotes); the
+    one 300-line fence (~4,500 tokens by itself) only in documents of 12,000 tokens or
+    more, past the first third, so a 4,000-token reply is not mostly one code block.
+    """
     rng = random.Random(seed)
     sections: list[str] = []
     n = 0
-    big_fence_done = False
-    while sum(len(s) for s in sections) < tokens * 4:
+    size = 0
+    big_fence_done = tokens < 12_000
+    while size < tokens * 4:
         n += 1
         sections.append(f"## Section {n}")
         sections.append(_para(rng, rng.randint(30, 80)))
@@ -84,9 +90,9 @@ def make_document(tokens: int, seed: int = 1) -> str:
             rows += [f"| row {i} | {i * 3} | {rng.choice(WORDS)} |" for i in range(10)]
             sections.append("\n".join(rows))
         elif kind == 2:
-            lines = 300 if not big_fence_done else rng.randint(8, 30)
-            big_fence_done = True
-            sections.append(_code(lines))
+            big = not big_fence_done and size > tokens * 4 / 3
+            big_fence_done = big_fence_done or big
+            sections.append(_code(300 if big else rng.randint(8, 30)))
         elif kind == 3:
             sections.append(CJK * rng.randint(2, 5))
             sections.append(
@@ -94,6 +100,7 @@ def make_document(tokens: int, seed: int = 1) -> str:
             )
         else:
             sections.append("> " + _para(rng, 25))
+        size = sum(len(s) for s in sections)
     return "\n\n".join(sections) + "\n"
 
 
