@@ -38,7 +38,6 @@ from textual.widgets._markdown import (
     MarkdownList,
     MarkdownParagraph,
     MarkdownTable,
-    MarkdownTableContent,
 )
 
 from tui.app.widgets.stream_blocks import (
@@ -48,6 +47,7 @@ from tui.app.widgets.stream_blocks import (
     sanitize,
     split_blocks,
 )
+from tui.app.widgets.table_block import TableBlock
 from tui.core.display import format_cost, format_tokens
 from tui.core.session import Message, Role
 
@@ -310,6 +310,7 @@ class MarkdownBody(Markdown):
         **Markdown.BLOCKS,
         "fence": CodeFence,
         "code_block": CodeFence,
+        "table_open": TableBlock,
     }
 
     def _size_updated(
@@ -566,15 +567,6 @@ def _update_keeping_layout(widget: Static, content: Content) -> None:
         held is None and needed != widget.content_size.height
     ):
         widget.refresh(layout=True)
-
-
-def _has_rows(table: MarkdownTable) -> bool:
-    """A mounted table with rows updates in place (new rows only); others are replaced."""
-    if not table.is_mounted:
-        return False
-    for content in table.query_children(MarkdownTableContent):
-        return bool(content.rows)
-    return False
 
 
 def _format_time(when: datetime) -> str:
@@ -1064,8 +1056,8 @@ class ReplyView(MessageView):
                 old._highlighted_code = old._content = fresh._highlighted_code
                 for label in old.query_children(Label):
                     _update_keeping_layout(label, fresh._highlighted_code)
-            elif isinstance(old, MarkdownTable) and _has_rows(old):
-                pending.append(self._call_soon(old._update_from_block(fresh)))
+            elif isinstance(old, TableBlock) and isinstance(fresh, MarkdownTable):
+                old.update_from(fresh)
             else:
                 if isinstance(old.parent, Widget):
                     _tail_widget(fresh)
@@ -1073,22 +1065,6 @@ class ReplyView(MessageView):
                     self._mounting.append(fresh)
                 MarkdownBody.remove_blocks_now([old], pending)
                 tail.widgets[index] = fresh
-
-    def _call_soon(self, work: Awaitable[None]) -> Awaitable[None]:
-        """Run `work` in this view's own turn; returns something to wait for."""
-        import asyncio
-
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        async def run() -> None:
-            try:
-                await work
-            finally:
-                if not done.done():
-                    done.set_result(None)
-
-        self.call_next(run)
-        return done
 
     # -- the end ----------------------------------------------------------------------
     def _stop_stream(self) -> None:
