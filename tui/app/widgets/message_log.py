@@ -220,7 +220,12 @@ class MessageLog(VerticalScroll, can_focus=True):
         what the user is reading where it was."""
         delta = sum(chunk.outer_size.height - height for chunk, height in guessed)
         if delta and not self.following:
+            # A scroll under way (Home, Page Up) goes on to where it was going, moved too.
+            target = self.scroll_target_y
+            animating = self.app.animator.is_being_animated(self, "scroll_y")
             self.scroll_to(y=self.scroll_y + delta, animate=False, release_anchor=False)
+            if animating:
+                self.scroll_to(y=max(0, target + delta) if target > 0 else 0, release_anchor=False)
 
     def _bodies(self) -> list[MarkdownBody]:
         """Bodies with more than one chunk: the only ones virtualizing touches.

@@ -204,7 +204,7 @@ class _Group:
     tokens: list[Token] = field(default_factory=list)
 
 
-CHUNK = 32
+CHUNK = 8
 """Blocks a chunk holds: chunks far from the viewport are frozen so layout skips them."""
 
 
@@ -1103,7 +1103,10 @@ class ReplyView(MessageView):
         with self.app.batch_update():
             await self._render_blocks(final=True)
             await self._end_tail()
-            await self._reconcile(split_blocks(sanitize(message.text)))
+            final = sanitize(message.text)
+            # The streamed text is the message as a rule: its blocks are split already.
+            same = final == self.text
+            await self._reconcile(self._splitter.finished if same else split_blocks(final))
             self.query_one(".message--header", Label).update(self._header())
             self._reasoning_parts = [sanitize(message.reasoning)] if message.reasoning else []
             await self._show_reasoning_final()
