@@ -13,7 +13,7 @@ import atexit
 import contextlib
 import os
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,19 +89,45 @@ def load(path: Path, n_ctx: int, n_threads: int) -> Any:
     with _models_lock:
         if key not in _models:
             try:
-                from llama_cpp import Llama
+                import llama_cpp.llama as llama_module
             except ImportError:
                 raise ProviderError(f"llama.cpp is not installed: {INSTALL_HINT}",
                                     reason="no model") from None  # fmt: skip
             try:
-                _models[key] = Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
-                )
+                with _no_extra_buffer_types(llama_module):
+                    _models[key] = llama_module.Llama(
+                        model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False
+                    )
                 if len(_models) == 1:
                     atexit.register(_close_all)
             except (ValueError, RuntimeError) as e:
                 raise ProviderError(f"cannot load {path}: {e}", reason="no model") from None
         return _models[key]
+
+
+@contextlib.contextmanager
+def _no_extra_buffer_types(llama_module: Any) -> Iterator[None]:
+    """Load with llama.cpp's "extra buffer types" (weight repacking for AMX and the like) off.
+
+    A native build on a CPU that advertises AMX uses AMX tiles for them, and on virtual
+    machines that advertise AMX without enabling it (the kernel even grants the permission)
+    the first matrix product dies of SIGILL, taking the app and the reply with it. Llama()
+    takes no such option, so its default parameters are wrapped while it loads.
+    """
+    api = llama_module.llama_cpp
+    default_params = api.llama_model_default_params
+
+    def params() -> Any:
+        value = default_params()
+        if hasattr(value, "use_extra_bufts"):
+            value.use_extra_bufts = False
+        return value
+
+    api.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        api.llama_model_default_params = default_params
 
 
 def _close_all() -> None:
