@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Label, Static
 from textual.widgets._markdown import MarkdownBullet
 
+from tests.ui.conftest import wait_until
 from tui.app.widgets.message_log import INITIAL_MESSAGES, MessageLog
 from tui.app.widgets.message_view import BlockChunk, MarkdownBody, MessageView, ReplyView
 from tui.core.session import Cost, Message, Role, Status, Usage
@@ -344,9 +345,5 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
         log.focus()
         await pilot.press("home")
         first = body.chunks[0]
-        for _ in range(200):
-            await pilot.pause(0.01)
-            if _live(first):
-                break
+        await wait_until(pilot, lambda: "Paragraph 0 of the fast reply." in _screen_text(app))
         assert _live(first) and not first.estimated
-        assert "Paragraph 0 of the fast reply." in _screen_text(app)

@@ -219,13 +219,16 @@ class MessageLog(VerticalScroll, can_focus=True):
         """Chunks above the viewport drawn for the first time had estimated heights: keep
         what the user is reading where it was."""
         delta = sum(chunk.outer_size.height - height for chunk, height in guessed)
-        if delta and not self.following:
-            # A scroll under way (Home, Page Up) goes on to where it was going, moved too.
-            target = self.scroll_target_y
-            animating = self.app.animator.is_being_animated(self, "scroll_y")
-            self.scroll_to(y=self.scroll_y + delta, animate=False, release_anchor=False)
-            if animating:
-                self.scroll_to(y=max(0, target + delta) if target > 0 else 0, release_anchor=False)
+        target = self.scroll_target_y
+        if not delta or self.following or target <= 0:
+            return  # on the way to the very top (Home), the top is the place to keep
+        # A scroll under way (Page Up, the wheel) goes on to where it was going, moved too.
+        moving = abs(target - self.scroll_y) >= 1 or self.app.animator.is_being_animated(
+            self, "scroll_y"
+        )
+        self.scroll_to(y=self.scroll_y + delta, animate=False, release_anchor=False)
+        if moving:
+            self.scroll_to(y=target + delta, release_anchor=False)
 
     def _bodies(self) -> list[MarkdownBody]:
         """Bodies with more than one chunk: the only ones virtualizing touches.
