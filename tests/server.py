@@ -648,10 +648,14 @@ class Sender:
         finally:
             if not self.watch.done():
                 self.watch.cancel()
-            # Wait for the cancel to land before the connection reads its next request.
-            with contextlib.suppress(asyncio.CancelledError):
+            # Wait for the cancel to land before the connection reads its next request. A
+            # client that hangs up with bytes unread resets the connection: the watch's
+            # ConnectionResetError must not hide the ClientGone raised for it.
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await self.watch
-        return self.watch.result() if not self.watch.cancelled() else b""
+        if self.watch.cancelled() or self.watch.exception() is not None:
+            return b""
+        return self.watch.result()
 
     async def before_token(self, wire: Wire, sent: int) -> None:
         """Inject the fault scripted for this point: `sent` tokens are out."""
