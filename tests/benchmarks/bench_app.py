@@ -398,6 +398,18 @@ def make_app(**kwargs: Any) -> tuple[LiuApp, float, float]:
     return LiuApp(settings, library=library, **kwargs), t0, opened
 
 
+def _profiler() -> Any:
+    """With LIU_BENCH_PROFILE=FILE, pyinstrument samples the measured reply (not the warm-up)
+    and writes its call tree to FILE: a profile of the app's process alone."""
+    if not os.environ.get("LIU_BENCH_PROFILE"):
+        return None
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+    profiler.start()
+    return profiler
+
+
 async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
     """Send one prompt; wait for the frame that shows the finished reply."""
     from textual import events
@@ -436,9 +448,15 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
         await pilot.pause()
         shown = frames.watch("last token", lambda: probe.all_text_shown(args.chars))
         final = frames.watch("finished reply", lambda: probe.finished_at is not None)
+        profiler = _profiler()
         cpu0, t0 = time.process_time(), time.monotonic()
         press_enter()
         await final.wait(timeout)
+        if profiler is not None:
+            profiler.stop()
+            Path(os.environ["LIU_BENCH_PROFILE"]).write_text(
+                profiler.output_text(unicode=True, show_all=False), encoding="utf-8"
+            )
         await shown.wait(1)
         assert final.at is not None and shown.at is not None
         await app.workers.wait_for_complete()
