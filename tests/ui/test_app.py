@@ -114,8 +114,11 @@ async def test_streaming_goes_through_the_reply_view(
         assert view.text.startswith("w0 w1 w2 w3 w4")
         assert chat.check_action("stop", ()) is True  # Esc applies now (the footer shows it)
         assert "~" in chat.footer_figures.text() or chat.footer_figures.figures.streaming
+        # The input's cursor does not blink while the reply moves (each blink is a frame).
+        assert chat.input_bar.cursor_blink is False
         await settle(pilot)
         assert chat.live is None
+        assert chat.input_bar.cursor_blink is True
         assert read_session(chat.session.session_id).messages[-1].text.rstrip().endswith("w39")
 
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from tui.core.turn import TurnSpec
 
 LIST_FOLD_WIDTH = 100  # below this many columns the session list starts folded away
-TICK = 0.25  # seconds between footer updates while a reply streams (the eye needs no more)
+TICK = 0.5  # seconds between footer updates while a reply streams: each is a frame of its own
 DRAFT_SAVE_DELAY = 1.0
 CRASH = Status("interrupted", "crash")
 
@@ -492,6 +492,8 @@ class ChatScreen(Screen[None]):
         )
         live.view = await self.log_widget.begin_reply(spec.model_id)
         self.live = live
+        # A blinking cursor is a frame of its own twice a second; the reply moves anyway.
+        self.input_bar.cursor_blink = False
         self._show_figures()
         self._refresh_bindings_soon()
         self.run_reply(spec, live)
@@ -586,6 +588,8 @@ class ChatScreen(Screen[None]):
         finally:
             if self.live is live:
                 self.live = None
+                with contextlib.suppress(Exception):
+                    self.input_bar.cursor_blink = True
             live.view = None
             with contextlib.suppress(Exception):
                 self._refresh_bindings_soon()
