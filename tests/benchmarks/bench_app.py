@@ -400,7 +400,7 @@ def make_app(**kwargs: Any) -> tuple[LiuApp, float, float]:
 
 def _profiler() -> Any:
     """With LIU_BENCH_PROFILE=FILE, pyinstrument samples the measured reply (not the warm-up)
-    and writes its call tree to FILE: a profile of the app's process alone."""
+    and writes its call tree and its top self times to FILE: the app's process alone."""
     if not os.environ.get("LIU_BENCH_PROFILE"):
         return None
     from pyinstrument import Profiler
@@ -454,8 +454,12 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
         await final.wait(timeout)
         if profiler is not None:
             profiler.stop()
+            # The tree hides library frames, where most of the time goes (Textual's
+            # compositor): the flat list of self times after it shows them.
             Path(os.environ["LIU_BENCH_PROFILE"]).write_text(
-                profiler.output_text(unicode=True, show_all=False), encoding="utf-8"
+                profiler.output_text(unicode=True)
+                + "\n".join(profiler.output_text(flat=True).splitlines()[:60]),
+                encoding="utf-8",
             )
         await shown.wait(1)
         assert final.at is not None and shown.at is not None
