@@ -347,3 +347,42 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
         first = body.chunks[0]
         await wait_until(pilot, lambda: "Paragraph 0 of the fast reply." in _screen_text(app))
         assert _live(first) and not first.estimated
+
+
+def _fence_styled(view: MessageView) -> list[bool]:
+    """Per fence of the view: is its code highlighted (more than the one plain style)?"""
+    from tui.app.widgets.message_view import CodeFence
+
+    styled = []
+    for fence in view.body.query(CodeFence):
+        content = fence.query_one("#code-content", Label).visual
+        styled.append(isinstance(content, Content) and len(content.spans) > 1)
+    return styled
+
+
+async def test_fences_show_at_once_and_are_highlighted_right_after() -> None:
+    """Highlighting is deferred to a moment after the frame that shows a fence (Pygments is
+    slow to start; bench_app measures the first frame): it still arrives, in a message
+    opened, in a streamed fence finished in place, and after a change of theme."""
+    from tui.app.widgets import message_view
+
+    message_view._HIGHLIGHT_CACHE.clear()
+    code = "```python\ndef twice(x):\n    return 2 * x  # doubled\n```\n"
+    app = LogApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(MessageLog)
+        view = log._view(_reply("Some code:\n\n" + code + "\nDone.\n"))
+        await log.mount(view)
+        await wait_until(pilot, lambda: _fence_styled(view) == [True])
+
+        reply = await log.begin_reply("test:model")
+        streamed = "Streamed:\n\n" + code.replace("twice", "thrice") + "\nEnd.\n"
+        for line in streamed.splitlines(keepends=True):  # each line drawn: the fence is the
+            # growing tail, and becomes the finished fence in place
+            reply.append_text(line)
+            await settle(pilot, reply)
+        await reply.finish(_reply(streamed))
+        await wait_until(pilot, lambda: _fence_styled(reply) == [True])
+
+        app.theme = "textual-light"
+        await wait_until(pilot, lambda: _fence_styled(view) == [True])

@@ -94,13 +94,20 @@ def _markdown_parser() -> MarkdownIt:
 _HIGHLIGHT_CACHE: OrderedDict[tuple[str, str, bool, bool], Content] = OrderedDict()
 
 
-def _highlight(code: str, language: str, ansi: bool, dark: bool) -> Content:
-    """Pygments once per (code, language, theme kind): re-renders and restyles hit the cache."""
+def _cached_highlight(code: str, language: str, ansi: bool, dark: bool) -> Content | None:
     key = (code, language, ansi, dark)
     hit = _HIGHLIGHT_CACHE.get(key)
     if hit is not None:
         _HIGHLIGHT_CACHE.move_to_end(key)
+    return hit
+
+
+def _highlight(code: str, language: str, ansi: bool, dark: bool) -> Content:
+    """Pygments once per (code, language, theme kind): re-renders and restyles hit the cache."""
+    hit = _cached_highlight(code, language, ansi, dark)
+    if hit is not None:
         return hit
+    key = (code, language, ansi, dark)
     # No language means plain text: guessing runs every Pygments lexer over the code.
     content = MarkdownFence.highlight(code, language or "text", ansi=ansi, dark=dark)
     _HIGHLIGHT_CACHE[key] = content
@@ -109,8 +116,21 @@ def _highlight(code: str, language: str, ansi: bool, dark: bool) -> Content:
     return content
 
 
+HIGHLIGHT_DELAY = 0.05
+"""Seconds a fence shows plain before it is highlighted: time enough for the frame."""
+
+
 class CodeFence(MarkdownFence):
-    """A fence highlighted once, or shown plain while it is still streaming."""
+    """A fence highlighted once, or shown plain while it is still streaming.
+
+    A finished fence not highlighted before is drawn plain first and highlighted a moment
+    later (HIGHLIGHT_DELAY): Pygments builds a lexer on first use (~40 ms) and highlights
+    long code slowly, and every frame waited for it, in a session opened and in a streaming
+    reply's update alike. (`call_after_refresh` was too early: it ran before the frame that
+    showed the log.)
+    """
+
+    highlight_pending = False
 
     def __init__(self, markdown: Markdown, token: Token, code: str) -> None:
         MarkdownBlock.__init__(self, markdown, token)
@@ -121,8 +141,20 @@ class CodeFence(MarkdownFence):
             assert isinstance(markdown, MarkdownBody)
             markdown.plain_fence_count += 1
         self._theme_key = (self.app.native_ansi_color, self.app.current_theme.dark)
-        self._highlighted_code = self._render_code()
+        self._highlighted_code = self._render_code(defer=True)
         self.auto_links = False
+
+    def on_mount(self) -> None:
+        if self.highlight_pending:
+            self.set_timer(HIGHLIGHT_DELAY, self._highlight_now)
+
+    def _highlight_now(self) -> None:
+        if not self.highlight_pending or not self.is_attached:
+            return
+        self.highlight_pending = False
+        self._highlighted_code = self._content = self._render_code()
+        for label in self.query_children(Label):
+            label.update(self._highlighted_code, layout=False)  # the same text: same size
 
     def compose(self) -> ComposeResult:
         label = Label(self._highlighted_code, id="code-content", expand=True)
@@ -130,11 +162,17 @@ class CodeFence(MarkdownFence):
             _grow_in_steps(label)
         yield label
 
-    def _render_code(self) -> Content:
-        if self.plain:
-            return Content(self.code).stylize_before("$text")
+    def _render_code(self, *, defer: bool = False) -> Content:
+        """The code's content; with `defer`, plain unless its highlighting is cached."""
         ansi, dark = self._theme_key
-        return _highlight(self.code, self.lexer, ansi, dark)
+        if not self.plain:
+            if not defer:
+                return _highlight(self.code, self.lexer, ansi, dark)
+            hit = _cached_highlight(self.code, self.lexer, ansi, dark)
+            if hit is not None:
+                return hit
+            self.highlight_pending = True
+        return Content(self.code).stylize_before("$text")
 
     def notify_style_update(self) -> None:
         """Re-highlight only when the kind of theme changed, not on every focus change."""
@@ -142,12 +180,16 @@ class CodeFence(MarkdownFence):
         if key != self._theme_key:
             self._theme_key = key
             self._highlighted_code = self._render_code()
+            self.highlight_pending = False
             self.set_content(self._highlighted_code)
         MarkdownBlock.notify_style_update(self)
 
     def _copy_context(self, block: MarkdownBlock) -> None:
         if isinstance(block, CodeFence):
             self.plain = block.plain
+            if block.highlight_pending and not self.highlight_pending and self.is_mounted:
+                self.set_timer(HIGHLIGHT_DELAY, self._highlight_now)
+            self.highlight_pending = block.highlight_pending
         super()._copy_context(block)
 
 
