@@ -501,6 +501,7 @@ async def child_start(case: Case, args: argparse.Namespace) -> dict[str, Any]:
     imported = import_app()
     target = args.session or None
     open_from_list = case.kind == "open"
+    cpu0 = time.process_time()
     if open_from_list:
         app, t0, opened = make_app(new=True)
     else:
@@ -524,6 +525,7 @@ async def child_start(case: Case, args: argparse.Namespace) -> dict[str, Any]:
             library_s=opened - t0,
             first_frame_s=first.at - t0,
             log_s=log.at - t0,
+            log_cpu_s=log.cpu - cpu0,  # the CPU to that frame: steadier than wall time
             ready_s=ready.at - t0,
             launch_to_ready_s=ready.at - args.spawned_at,
             frames_to_ready=ready.frame,
