@@ -26,8 +26,10 @@ from tui.core.session import Message, Role
 INITIAL_MESSAGES = 20
 """At most this many messages are mounted when a session opens..."""
 
-INITIAL_SCREENS = 2
-"""...and no more than needed to fill about this many screens: each widget costs ~1 ms."""
+INITIAL_SCREENS = 1
+"""...and no more than needed to fill about this many screens: each widget costs ~1 ms.
+Right after the first frame, a log shorter than two screens loads the next batch
+(`_settle`), so Page Up finds text there."""
 
 OLDER_BATCH = 10
 """Messages mounted each time the user reaches the top."""
