@@ -386,3 +386,23 @@ async def test_fences_show_at_once_and_are_highlighted_right_after() -> None:
 
         app.theme = "textual-light"
         await wait_until(pilot, lambda: _fence_styled(view) == [True])
+
+
+async def test_a_long_message_opens_at_its_end_and_draws_the_rest_on_the_way_up() -> None:
+    """Only the last screenful of a long message is drawn when a session opens; the chunks
+    before it start cold (no widgets) and are drawn as the user scrolls up to them."""
+    text = "".join(f"Paragraph {i} of a long answer.\n\n" for i in range(150))
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        await log.show_session([_reply(text)], session_model="test:model")
+        await pilot.pause()
+        body = log.views[-1].body
+        cold = [chunk for chunk in body.chunks if chunk.estimated]
+        assert cold and all(not chunk.children for chunk in cold)
+        assert len(cold) >= len(body.chunks) // 2  # the screen and one above it are drawn
+        await wait_until(pilot, lambda: "Paragraph 149 of a long answer." in _screen_text(app))
+        log.focus()
+        await pilot.press("home")
+        await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))
+        assert _live(body.chunks[0]) and not body.chunks[0].estimated

@@ -145,6 +145,7 @@ class MessageLog(VerticalScroll, can_focus=True):
         for view in self.views:
             if view.message is old:
                 await view.set_message(new)
+                self._schedule_virtualize()
                 return view
         return None
 
@@ -326,6 +327,7 @@ class MessageLog(VerticalScroll, can_focus=True):
             if first is not None and not self.following:
                 delta = first.virtual_region.y - old_y
                 self.scroll_to(y=self.scroll_y + delta, animate=False, release_anchor=False)
+            self._schedule_virtualize()  # long messages start with cold chunks
             if self._older and self.max_scroll_y < self.size.height:
                 self._request_older()
 

@@ -258,6 +258,13 @@ _BLOCK_CSS = """
 """
 
 
+def _estimate_width(body: Widget) -> int:
+    """The width a body's blocks will get, before it is laid out: the log's, if known."""
+    log = body.parent.parent if isinstance(body.parent, Widget) else None
+    width = log.size.width if isinstance(log, Widget) and log.size.width else body.app.size.width
+    return max(width - 6, 10)  # the body's padding and the chunk's
+
+
 class BlockChunk(Widget):
     """A run of CHUNK consecutive blocks; far from the viewport it is frozen.
 
@@ -380,18 +387,41 @@ class MarkdownBody(Markdown):
         event.prevent_default()
 
     def compose(self) -> ComposeResult:
-        for start in range(0, len(self._initial), CHUNK):
-            widgets: list[MarkdownBlock] = []
-            for block in self._initial[start : start + CHUNK]:
-                group = self.render_block(block.source)
-                self.groups.append(group)
-                widgets.extend(group.widgets)
-            chunk = BlockChunk(self, len(self.chunks), *widgets)
+        """The last screenful of blocks is drawn; whole chunks before it start cold (source
+        and an estimated height) and are drawn when the user scrolls near them: a long
+        message opens at its end, and the user reads it from there upwards."""
+        blocks = self._initial
+        self._initial = []
+        warm_from = self._warm_from(blocks)
+        for start in range(0, len(blocks), CHUNK):
+            chunk_blocks = blocks[start : start + CHUNK]
+            if start + CHUNK <= warm_from:
+                self.groups.extend(_Group(block.source) for block in chunk_blocks)
+                width = _estimate_width(self)
+                height = sum(estimate_height(block, width) for block in chunk_blocks)
+                chunk = BlockChunk.cold(self, len(self.chunks), height)
+            else:
+                widgets: list[MarkdownBlock] = []
+                for block in chunk_blocks:
+                    group = self.render_block(block.source)
+                    self.groups.append(group)
+                    widgets.extend(group.widgets)
+                chunk = BlockChunk(self, len(self.chunks), *widgets)
             self.chunks.append(chunk)
             yield chunk
-        self._initial = []
         if self._spare is not None:
             yield self._spare
+
+    def _warm_from(self, blocks: Sequence[Block]) -> int:
+        """The index of the first block within a screen's height (estimated) of the end."""
+        if len(blocks) <= CHUNK:
+            return 0
+        budget, width = max(self.app.size.height, 24), _estimate_width(self)
+        index = len(blocks)
+        while index > 0 and budget > 0:
+            index -= 1
+            budget -= estimate_height(blocks[index], width)
+        return index
 
     async def chunk_for(self, index: int) -> BlockChunk:
         """The chunk that holds block `index`, mounted if it is new."""
