@@ -406,3 +406,27 @@ async def test_a_long_message_opens_at_its_end_and_draws_the_rest_on_the_way_up(
         await pilot.press("home")
         await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))
         assert _live(body.chunks[0]) and not body.chunks[0].estimated
+
+
+async def test_a_virtualize_asked_for_while_one_is_pending_runs_again_after_it() -> None:
+    """The pending pass may run on regions from before the latest scroll (it froze chunks
+    the scroll had just brought into view: a blank log after Page Up in tmux at 80x24), so
+    a request made while one is pending gets a pass of its own after the next refresh."""
+    app = LogApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        log = app.query_one(MessageLog)
+        await log.show_session([_reply("Short.\n")], session_model="test:model")
+        await pilot.pause()
+        runs: list[float] = []
+        original = log._virtualize
+
+        def counted() -> None:
+            runs.append(log.scroll_y)
+            original()
+
+        log._virtualize = counted  # type: ignore[method-assign]
+        log._schedule_virtualize()
+        log._schedule_virtualize()  # e.g. a scroll while the first is pending
+        await wait_until(pilot, lambda: len(runs) == 2)
+        await pilot.pause()
+        assert len(runs) == 2

@@ -75,6 +75,7 @@ class MessageLog(VerticalScroll, can_focus=True):
         self._ready = False
         self._reply: ReplyView | None = None
         self._virtualize_pending = False
+        self._virtualize_again = False
         self._width = 0
 
     def compose(self) -> ComposeResult:
@@ -189,13 +190,21 @@ class MessageLog(VerticalScroll, can_focus=True):
 
     # -- virtualizing: chunks far from the viewport are frozen --------------------------
     def _schedule_virtualize(self) -> None:
-        if not self._virtualize_pending:
-            self._virtualize_pending = True
-            self.call_after_refresh(self._virtualize)
+        """Virtualize after the next refresh; asked again while one is pending, once more
+        after that: the pending one may run on regions from before the latest scroll (it
+        froze the chunks a scroll had just brought into view, and the log stayed blank)."""
+        if self._virtualize_pending:
+            self._virtualize_again = True
+            return
+        self._virtualize_pending = True
+        self.call_after_refresh(self._virtualize)
 
     def _virtualize(self) -> None:
         """Freeze block chunks more than a screen away, thaw those near; O(chunks)."""
         self._virtualize_pending = False
+        if self._virtualize_again:
+            self._virtualize_again = False
+            self._schedule_virtualize()
         viewport = self.region
         if not viewport:
             return
@@ -222,10 +231,15 @@ class MessageLog(VerticalScroll, can_focus=True):
         """Chunks above the viewport drawn for the first time had estimated heights: keep
         what the user is reading where it was."""
         delta = sum(chunk.outer_size.height - height for chunk, height in guessed)
+        if self.scroll_target_y > 0:  # on the way to the very top (Home), the top is the place
+            self._shift_view(delta)
+
+    def _shift_view(self, delta: int) -> None:
+        """Content above the viewport grew by `delta` lines: move the view with it, and a
+        scroll under way (Page Up, the wheel) to where it was going, moved too."""
+        if not delta or self.following:
+            return
         target = self.scroll_target_y
-        if not delta or self.following or target <= 0:
-            return  # on the way to the very top (Home), the top is the place to keep
-        # A scroll under way (Page Up, the wheel) goes on to where it was going, moved too.
         moving = abs(target - self.scroll_y) >= 1 or self.app.animator.is_being_animated(
             self, "scroll_y"
         )
@@ -320,13 +334,16 @@ class MessageLog(VerticalScroll, can_focus=True):
                 await self.mount_all(new_views, before=first)
             else:
                 await self.mount_all(new_views)
-        finally:
+        except BaseException:
             self._loading_older = False
+            raise
 
         def keep_place() -> None:
-            if first is not None and not self.following:
-                delta = first.virtual_region.y - old_y
-                self.scroll_to(y=self.scroll_y + delta, animate=False, release_anchor=False)
+            # Still loading until the view is moved: a second batch measured before this
+            # one is placed would add its height twice (the view jumped to the end).
+            self._loading_older = False
+            if first is not None:
+                self._shift_view(first.virtual_region.y - old_y)
             self._schedule_virtualize()  # long messages start with cold chunks
             if self._older and self.max_scroll_y < self.size.height:
                 self._request_older()
