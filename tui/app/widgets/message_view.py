@@ -258,11 +258,15 @@ _BLOCK_CSS = """
 """
 
 
-def _estimate_width(body: Widget) -> int:
-    """The width a body's blocks will get, before it is laid out: the log's, if known."""
-    log = body.parent.parent if isinstance(body.parent, Widget) else None
-    width = log.size.width if isinstance(log, Widget) and log.size.width else body.app.size.width
-    return max(width - 6, 10)  # the body's padding and the chunk's
+def block_width(body: Widget) -> int:
+    """The width a body's blocks get: the body's, once laid out; before that, the log's
+    (the view's parent) less the body's padding, or the app's."""
+    width = body.content_size.width
+    if not width:
+        log = body.parent.parent if isinstance(body.parent, Widget) else None
+        outer = log.size.width if isinstance(log, Widget) else 0
+        width = (outer or body.app.size.width) - 2
+    return max(width - 2, 10)  # what a chunk's blocks get
 
 
 class BlockChunk(Widget):
@@ -392,12 +396,12 @@ class MarkdownBody(Markdown):
         message opens at its end, and the user reads it from there upwards."""
         blocks = self._initial
         self._initial = []
-        warm_from = self._warm_from(blocks)
+        width = block_width(self)
+        warm_from = self._warm_from(blocks, width)
         for start in range(0, len(blocks), CHUNK):
             chunk_blocks = blocks[start : start + CHUNK]
             if start + CHUNK <= warm_from:
                 self.groups.extend(_Group(block.source) for block in chunk_blocks)
-                width = _estimate_width(self)
                 height = sum(estimate_height(block, width) for block in chunk_blocks)
                 chunk = BlockChunk.cold(self, len(self.chunks), height)
             else:
@@ -412,11 +416,11 @@ class MarkdownBody(Markdown):
         if self._spare is not None:
             yield self._spare
 
-    def _warm_from(self, blocks: Sequence[Block]) -> int:
+    def _warm_from(self, blocks: Sequence[Block], width: int) -> int:
         """The index of the first block within a screen's height (estimated) of the end."""
         if len(blocks) <= CHUNK:
             return 0
-        budget, width = max(self.app.size.height, 24), _estimate_width(self)
+        budget = max(self.app.size.height, 24)
         index = len(blocks)
         while index > 0 and budget > 0:
             index -= 1
@@ -1027,7 +1031,7 @@ class ReplyView(MessageView):
             cold_stop += CHUNK
         for index in range(start, len(finished)):
             if index == cold_start and cold_stop > cold_start:
-                width = self._block_width(body)
+                width = block_width(body)
                 for first in range(cold_start, cold_stop, CHUNK):
                     blocks = finished[first : first + CHUNK]
                     body.groups.extend(_Group(block.source) for block in blocks)
@@ -1084,17 +1088,13 @@ class ReplyView(MessageView):
         group.tokens = []
         body.groups.append(group)
 
-    def _block_width(self, body: MarkdownBody) -> int:
-        width = body.content_size.width or self.app.size.width - 4
-        return max(width - 2, 10)  # what a chunk's blocks get
-
     def _cold_end(self, start: int) -> int:
         """Where the new finished blocks worth drawing begin: those in the last screen's
         worth of lines (estimated). Whole new chunks before it may stay cold."""
         finished = self._splitter.finished
         if len(finished) - start <= CHUNK:
             return start
-        width = self._block_width(self.body)
+        width = block_width(self.body)
         budget = max(self.app.size.height, 24)
         index = len(finished)
         while index > start and budget > 0:
