@@ -3,6 +3,8 @@
     .venv/bin/python tests/benchmarks/bench_app.py               # every case, 3 runs each
     .venv/bin/python tests/benchmarks/bench_app.py --quick       # 1 run, no 100k, no cold start
     .venv/bin/python tests/benchmarks/bench_app.py --cases fast-4k,start-10k --reps 5 --json r.json
+    LIU_BENCH_PROFILE=FILE ... --cases paced-4k --reps 1   # pyinstrument: tree and self times
+    LIU_BENCH_FRAMES=FILE ... --cases paced-4k --reps 1    # per frame: cost, widgets, dirty regions
 
 Drives the real `LiuApp` with `App.run_test(size=(120, 40))`. Every run is a fresh Python
 process (its CPU and peak RSS are that case's alone); the LLM server (`reply_server.py`,
@@ -398,6 +400,48 @@ def make_app(**kwargs: Any) -> tuple[LiuApp, float, float]:
     return LiuApp(settings, library=library, **kwargs), t0, opened
 
 
+class FrameCensus:
+    """With LIU_BENCH_FRAMES=FILE: for every frame of the measured reply, what it cost to
+    compose, which widget classes were rendered (lines each: every widget a dirty region
+    touches renders all its visible lines) and the dirty regions. One line per frame."""
+
+    def __init__(self) -> None:
+        import textual._compositor as compositor
+        import textual._styles_cache as styles_cache
+
+        self.lines: list[str] = []
+        self.recording = False
+        rendered: dict[str, int] = {}
+        render_widget = styles_cache.StylesCache.render_widget
+        partial_update = compositor.Compositor.render_partial_update
+
+        def counting_render_widget(cache: Any, widget: Any, crop: Any) -> Any:
+            name = type(widget).__name__
+            rendered[name] = rendered.get(name, 0) + crop.height
+            return render_widget(cache, widget, crop)
+
+        def timed_partial_update(comp: Any) -> Any:
+            regions = [tuple(region) for region in comp._dirty_regions]
+            start = time.process_time()
+            update = partial_update(comp)
+            if self.recording:
+                ms = (time.process_time() - start) * 1000
+                widgets = sorted(rendered.items(), key=lambda item: -item[1])
+                self.lines.append(f"{ms:6.1f} ms  {widgets}  dirty={regions}")
+            rendered.clear()
+            return update
+
+        styles_cache.StylesCache.render_widget = counting_render_widget  # type: ignore[method-assign]
+        compositor.Compositor.render_partial_update = timed_partial_update  # type: ignore[method-assign]
+
+    @classmethod
+    def from_env(cls) -> FrameCensus | None:
+        return cls() if os.environ.get("LIU_BENCH_FRAMES") else None
+
+    def write(self) -> None:
+        Path(os.environ["LIU_BENCH_FRAMES"]).write_text("\n".join(self.lines) + "\n")
+
+
 def _profiler() -> Any:
     """With LIU_BENCH_PROFILE=FILE, pyinstrument samples the measured reply (not the warm-up)
     and writes its call tree and its top self times to FILE: the app's process alone."""
@@ -415,6 +459,7 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
     from textual import events
 
     import_app()
+    census = FrameCensus.from_env()
     app, _, _ = make_app(session=args.session or None, new=not args.session)
     frames = Frames(app)
     probe = ReplyProbe()
@@ -449,9 +494,14 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
         shown = frames.watch("last token", lambda: probe.all_text_shown(args.chars))
         final = frames.watch("finished reply", lambda: probe.finished_at is not None)
         profiler = _profiler()
+        if census is not None:
+            census.recording = True
         cpu0, t0 = time.process_time(), time.monotonic()
         press_enter()
         await final.wait(timeout)
+        if census is not None:
+            census.recording = False
+            census.write()
         if profiler is not None:
             profiler.stop()
             # The tree hides library frames, where most of the time goes (Textual's
