@@ -12,6 +12,7 @@ import pytest
 
 from tests.server import FakeLLMServer, running_server
 from tests.unit.provider_helpers import Sleeps
+from tui.providers import threaded
 from tui.providers.retry import RetryPolicy
 
 
@@ -21,10 +22,15 @@ def llm_server() -> Iterator[FakeLLMServer]:
         yield server
 
 
-@pytest.fixture
-async def http_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+@pytest.fixture(params=["loop", "thread"])
+async def http_client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """Every wire test runs over httpx's own transport and over the app's (a thread reads)."""
+    if request.param == "thread":
+        async with threaded.async_client() as client:
+            yield client
+    else:
+        async with httpx.AsyncClient() as client:
+            yield client
 
 
 @pytest.fixture

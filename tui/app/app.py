@@ -85,9 +85,7 @@ def load_theme_file(path: Path) -> Theme:
     if not isinstance(data.get("primary"), str):
         raise ThemeFileError(f"{path}: a theme needs a primary colour")
     variables = data.get("variables", {})
-    if not isinstance(variables, dict) or not all(
-        isinstance(v, str) for v in variables.values()
-    ):
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ThemeFileError(f"{path}: [variables] must map names to colour strings")
     if data.get("ansi"):
         # Textual's own stylesheets use variables that only its ansi themes define
@@ -160,9 +158,7 @@ PALETTE: tuple[PaletteCommand, ...] = (
         "Replace the last reply with a new one (Ctrl+R)",
         "screen.regenerate",
     ),
-    PaletteCommand(
-        "Copy the message", "Copy the focused (or last) reply (Ctrl+Y)", "screen.copy"
-    ),
+    PaletteCommand("Copy the message", "Copy the focused (or last) reply (Ctrl+Y)", "screen.copy"),
     PaletteCommand("Undo delete", "Bring back the session deleted last", "undo_delete"),
 )
 
@@ -309,7 +305,9 @@ class LiuApp(App[int]):
         if self._client is None:
             import httpx
 
-            self._client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=None))
+            from tui.providers.threaded import async_client
+
+            self._client = async_client(timeout=httpx.Timeout(30.0, read=None))
         return self._client
 
     def retry_policy(

@@ -105,8 +105,6 @@ async def _stream(
 ) -> int:  # fmt: skip
     import asyncio
 
-    import httpx
-
     from tui.core.display import format_cost, format_tokens
     from tui.core.turn import (
         ReplyFailed,
@@ -116,6 +114,7 @@ async def _stream(
         TurnSpec,
         run_turn,
     )
+    from tui.providers import threaded
 
     out, err = sys.stdout, sys.stderr
     task = asyncio.current_task()
@@ -154,7 +153,7 @@ async def _stream(
             out.flush()
 
     try:
-        async with httpx.AsyncClient() as client:
+        async with threaded.async_client() as client:
             async for event in run_turn(lib.store, settings, spec, client=client):
                 if isinstance(event, ReplyText):
                     if in_reasoning:

@@ -1,0 +1,97 @@
+"""The app's httpx transport, which reads response bodies on a thread (tui/providers/threaded.py).
+
+The wire tests run over it as well (the `http_client` fixture): faults, timeouts, cut
+connections and cancellation are covered there. Here: what is its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.server import FakeLLMServer, Reply
+from tests.unit.provider_helpers import drain, request, text_of
+from tui.providers import openai, threaded
+from tui.providers.events import Endpoint
+
+pytest_plugins = ["tests.unit.provider_fixtures"]
+
+
+def endpoint(server: FakeLLMServer) -> Endpoint:
+    return Endpoint(provider="lab", kind="openai", base_url=server.openai_url)
+
+
+def chat(client: httpx.AsyncClient, server: FakeLLMServer) -> Any:
+    """A streamed chat request, as a context manager giving the response."""
+    body = {"model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    return client.stream("POST", server.openai_url + "/chat/completions", json=body)
+
+
+def body_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "liu-http-body"]
+
+
+async def test_a_paced_stream_arrives_whole_in_fewer_batches_than_events(
+    llm_server: FakeLLMServer,
+) -> None:
+    llm_server.script(Reply(tokens=200, rate=1000))
+    batches = 0
+    body = b""
+    async with threaded.async_client() as client, chat(client, llm_server) as response:
+        async for chunk in response.aiter_raw():
+            batches += 1
+            body += chunk
+    assert body.count(b"data: ") >= 200  # every event, each its own HTTP chunk
+    assert body.rstrip().endswith(b"data: [DONE]")
+    assert batches < 50  # 1 ms apart, collected per BATCH_WINDOW (40 ms)
+
+
+async def test_the_reply_read_over_it_is_the_reply_sent(llm_server: FakeLLMServer) -> None:
+    reply = Reply(text="流れ " * 40 + "end", split_multibyte=True)
+    llm_server.script(reply)
+    async with threaded.async_client() as client:
+        events, error = await drain(openai.stream(endpoint(llm_server), request(), client=client))
+    assert error is None
+    assert text_of(events) == reply.expected_text()
+
+
+async def test_closing_mid_stream_hangs_up_and_ends_the_reading_thread(
+    llm_server: FakeLLMServer,
+) -> None:
+    llm_server.script(Reply(tokens=1000, rate=20))
+    async with threaded.async_client() as client:
+        events = openai.stream(endpoint(llm_server), request(), client=client)
+        await anext(events)
+        assert body_threads()
+        await events.aclose()
+    assert await asyncio.to_thread(llm_server.disconnected.wait, 5)
+    assert not body_threads()
+
+
+async def test_cancelling_while_the_headers_are_awaited_returns_at_once() -> None:
+    """A server that takes the request and never answers: the caller is not held."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/chat/completions"
+        async with threaded.async_client(timeout=httpx.Timeout(5.0)) as client:
+            task = asyncio.create_task(client.post(url, json={}))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 2)
+
+
+async def test_a_read_timeout_is_httpx_s_own_error(llm_server: FakeLLMServer) -> None:
+    llm_server.script(Reply(tokens=10, stall_after=2, stall_seconds=5))
+    timeout = httpx.Timeout(5.0, read=0.3)
+    async with threaded.async_client(timeout=timeout) as client, chat(client, llm_server) as reply:
+        with pytest.raises(httpx.ReadTimeout):
+            async for _ in reply.aiter_raw():
+                pass
+    assert not body_threads()

@@ -1,0 +1,203 @@
+"""An httpx transport that does the network reading on a thread, for the event loop's sake.
+
+A reply streamed at 100 tokens/s is 100 HTTP chunks a second. Read on the event loop, each
+chunk costs two turns of the loop, an anyio cancel scope and an await per layer (httpcore,
+httpx, the wire, the engine): about 0.6 ms of CPU a chunk, as much as everything else the
+app does per token. Here httpx's own synchronous transport reads on a thread (about 0.3 ms
+a chunk), and the loop collects what arrived at most once per BATCH_WINDOW, as one chunk:
+one wake-up and one pass through the layers per batch instead of per token.
+
+Everything else stays httpx's: the client, timeouts (the thread's socket has them), errors
+(`httpx.ReadTimeout` and friends, raised on the loop side), content decoding, pooling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import httpx
+
+BATCH_WINDOW = 0.04
+"""Longest the reader waits, after handing over a batch, to collect the next one: shorter
+than a frame of the screen (8 a second), so nothing shows later than it would."""
+
+T = TypeVar("T")
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], result: Any) -> None:
+    """Settle `future` from another thread; a loop already closed (the app quit) is fine."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_settle, future, result, None)
+
+
+async def _in_thread(function: Callable[[], T], orphan: Callable[[T], None] | None = None) -> T:
+    """`function()` on a daemon thread (a hung connect must not keep the app from quitting,
+    as an executor's thread would); if the caller is cancelled first, `orphan` gets what
+    the call returned."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.cancelled():
+            if orphan is not None and error is None:
+                orphan(result)
+            return
+        _settle(future, result, error)
+
+    def run() -> None:
+        try:
+            result: Any = function()
+        except BaseException as error:  # handed to the awaiting task
+            outcome: tuple[Any, BaseException | None] = (None, error)
+        else:
+            outcome = (result, None)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="liu-http", daemon=True).start()
+    return await future
+
+
+def async_client(**options: Any) -> httpx.AsyncClient:
+    """An `httpx.AsyncClient` (with `options`) whose requests go through `ThreadedTransport`."""
+    return httpx.AsyncClient(transport=ThreadedTransport(), **options)
+
+
+class ThreadedTransport(httpx.AsyncBaseTransport):
+    """`httpx.HTTPTransport`, driven from the event loop: see the module's docstring."""
+
+    def __init__(self, **options: Any) -> None:
+        self._transport = httpx.HTTPTransport(**options)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        sync_request = httpx.Request(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=body,
+            extensions=request.extensions,
+        )
+        response = await _in_thread(
+            lambda: self._transport.handle_request(sync_request), orphan=httpx.Response.close
+        )
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers,
+            stream=ThreadedStream(response),
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        self._transport.close()
+
+
+class ThreadedStream(httpx.AsyncByteStream):
+    """A response body read by a thread of its own and collected in batches."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._lock = threading.Lock()
+        self._chunks: list[bytes] = []
+        self._error: BaseException | None = None
+        self._done = False
+        self._closing = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finished: asyncio.Future[None] | None = None
+
+    def _start(self) -> None:
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._finished = self._loop.create_future()
+        threading.Thread(target=self._pump, name="liu-http-body", daemon=True).start()
+
+    def _pump(self) -> None:
+        """The thread: read chunks until the body ends, fails, or the stream is closed."""
+        assert self._loop is not None and self._finished is not None
+        stream = self._response.stream
+        assert isinstance(stream, httpx.SyncByteStream)
+        error: BaseException | None = None
+        try:
+            for chunk in stream:
+                with self._lock:
+                    if self._closing:
+                        break
+                    self._chunks.append(chunk)
+                    waiter, self._waiter = self._waiter, None
+                if waiter is not None:
+                    _wake(self._loop, waiter, None)
+        except Exception as exc:  # raised on the loop side
+            error = exc
+        finally:
+            with contextlib.suppress(Exception):
+                stream.close()
+            with self._lock:
+                self._error = None if self._closing else error
+                self._done = True
+                waiter, self._waiter = self._waiter, None
+            if waiter is not None:
+                _wake(self._loop, waiter, None)
+            _wake(self._loop, self._finished, None)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self._start()
+        assert self._loop is not None
+        handed = 0.0  # when the last batch was handed over
+        while True:
+            with self._lock:
+                if self._chunks:
+                    data = b"".join(self._chunks)
+                    self._chunks.clear()
+                elif self._done:
+                    if self._error is not None:
+                        raise self._error
+                    return
+                else:
+                    data = b""
+                    wait = BATCH_WINDOW - (time.monotonic() - handed)
+                    if wait <= 0:
+                        waiter = self._waiter = self._loop.create_future()
+            if data:
+                yield data
+                handed = time.monotonic()
+            elif wait > 0:
+                await asyncio.sleep(wait)  # let the next batch gather
+            else:
+                await waiter
+
+    async def aclose(self) -> None:
+        """Stop reading: wake a thread blocked on the socket and wait for it to finish."""
+        with self._lock:
+            self._closing = True
+            running = self._finished is not None and not self._done
+        if self._finished is None:
+            self._response.close()  # never read: give the connection back (or close it)
+            return
+        if running:
+            self._interrupt()
+        await asyncio.shield(self._finished)
+
+    def _interrupt(self) -> None:
+        """Shut the socket down under a blocked read (closing alone would not wake it)."""
+        stream = self._response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
