@@ -31,6 +31,7 @@ import tui
 from tui import paths
 from tui.app.clipboard import clipboard_sequence
 from tui.app.fewer_layouts import skip_virtual_size_layouts
+from tui.app.partial_paint import paint_changed_rows_only
 from tui.app.screens.first_run import LOCAL_PORTS, FirstRunScreen
 from tui.config import Settings
 from tui.core.errors import ConfigError, LiuError
@@ -282,6 +283,7 @@ class LiuApp(App[int]):
         self._start_theme = "textual-dark"
         teach_parser_alt_enter()
         skip_virtual_size_layouts()
+        paint_changed_rows_only()
         self._install_themes()
 
     # ------------------------------------------------------------ engine access

@@ -1,0 +1,98 @@
+"""Screen updates paint only the rows that changed (tui/app/partial_paint.py), and paint
+them as a full render of the screen shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.segment import Segment
+from textual._compositor import ChopsUpdate, Compositor
+from textual.geometry import Region
+from textual.strip import Strip
+
+from tests.server import FakeLLMServer, Reply
+from tests.ui.conftest import MakeApp, wait_until
+from tui.app.widgets.message_log import MessageLog
+
+REPLY = "\n\n".join(
+    [
+        "## Streaming at length",
+        "A paragraph that runs long enough to wrap over several lines of the log, "
+        "so that it grows row by row as the tokens arrive. " * 3,
+        "- first item\n- second item, **bold**\n- third item, `code`",
+        "```python\n" + "\n".join(f"value_{i} = compute({i})" for i in range(12)) + "\n```",
+        "| name | value |\n| --- | --- |\n| alpha | 1 |\n| beta | 2 |",
+        "1. one\n2. two\n3. three",
+        "中文的段落，也要换行。" * 8,
+        "The end.",
+    ]
+)
+
+
+def _plain(strip: Strip) -> list[tuple[str, Any]]:
+    return [(segment.text, segment.style) for segment in Segment.simplify(strip)]
+
+
+def _painted(update: ChopsUpdate, y: int, x1: int, x2: int) -> Strip | None:
+    """What the update writes on row y between x1 and x2, or None if part is missing."""
+    parts: list[Strip] = []
+    for end, (x, strip) in zip(update.chop_ends[y], update.chops[y].items(), strict=False):
+        if x >= x2 or end <= x1:
+            continue
+        if strip is None:
+            return None
+        parts.append(strip.crop(max(x1, x) - x, min(end, x2) - x))
+    return Strip.join(parts)
+
+
+async def test_every_partial_update_paints_what_a_full_render_shows(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab_server.script(Reply(text=REPLY, rate=150))
+    checked: list[int] = []
+    in_update: list[bool] = []
+    wrong: list[str] = []
+    partial_update = Compositor.render_partial_update
+
+    def checking(compositor: Compositor) -> ChopsUpdate | None:
+        in_update.append(True)
+        try:
+            update = partial_update(compositor)
+        finally:
+            in_update.clear()
+        if update is None:
+            return None
+        full = compositor.render_strips()
+        for y, x1, x2 in update.spans:
+            painted = _painted(update, y, x1, x2)
+            expected = full[y].crop(x1, x2)
+            if painted is None or _plain(painted) != _plain(expected):
+                wrong.append(f"row {y} [{x1}:{x2}]: {painted and painted.text!r}")
+        checked.append(len(update.spans))
+        return update
+
+    monkeypatch.setattr(Compositor, "render_partial_update", checking)
+    log_rows: list[int] = []  # rows the log was asked to render, per partial update
+    render_lines = MessageLog.render_lines
+
+    def counting(widget: MessageLog, crop: Region) -> list[Strip]:
+        if in_update:
+            log_rows.append(crop.height)
+        return render_lines(widget, crop)
+
+    monkeypatch.setattr(MessageLog, "render_lines", counting)
+    app = make_app(new=True)
+    async with app.run_test(size=(90, 28)) as pilot:
+        chat = app.chat
+        chat.input_bar.focus()
+        await pilot.press(*"go", "enter")
+        await pilot.app.workers.wait_for_complete()
+        await wait_until(pilot, lambda: chat.live is None)
+        await pilot.pause()
+        height = chat.log_widget.size.height
+    assert not wrong, wrong[:5]
+    assert len(checked) > 10  # the reply streamed over many partial updates
+    # Most updates asked the log for a few rows, not all of them (Textual alone asks for
+    # every visible row of every widget inside the changed box's containers).
+    assert min(log_rows) < height
