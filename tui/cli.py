@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tui import __version__
+from tui import __version__, gc_tuning
 from tui.core.errors import LiuError
 
 COMMANDS = ("sessions", "transfer", "ask", "models", "config_cmd", "serve")
@@ -52,6 +52,7 @@ def run_app(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    gc_tuning.tune()
     parser = build_parser()
     args = parser.parse_args(argv)
     run = getattr(args, "run", None)

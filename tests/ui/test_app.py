@@ -645,3 +645,31 @@ async def test_palette_lists_liu_commands(lab_server: FakeLLMServer, make_app: M
 
 def test_env_is_clean() -> None:
     assert "NO_COLOR" not in os.environ
+
+
+# -------------------------------------------------------------------- garbage collection
+
+
+def test_the_app_collects_young_garbage_less_often_and_freezes_start_up_objects(
+    make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from tui import cli, gc_tuning
+
+    monkeypatch.setattr(gc_tuning, "_frozen", False)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        with pytest.raises(SystemExit):  # `liu` tunes first thing, before its imports
+            cli.main(["--version"])
+        assert gc.get_threshold() == (gc_tuning.YOUNG_THRESHOLD, 10, 10)
+        gc.set_threshold(700, 10, 10)
+        make_app(new=True)  # built directly (tests, benchmarks): tuned too
+        assert gc.get_threshold() == (gc_tuning.YOUNG_THRESHOLD, 10, 10)
+        assert gc.get_freeze_count() > 0
+        frozen = gc.get_freeze_count()
+        make_app(new=True)
+        assert gc.get_freeze_count() == frozen  # once per process
+    finally:
+        gc.set_threshold(*before)

@@ -28,7 +28,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.theme import Theme
 
 import tui
-from tui import paths
+from tui import gc_tuning, paths
 from tui.app.clipboard import clipboard_sequence
 from tui.app.fewer_layouts import skip_virtual_size_layouts
 from tui.app.partial_paint import paint_changed_rows_only
@@ -285,6 +285,8 @@ class LiuApp(App[int]):
         skip_virtual_size_layouts()
         paint_changed_rows_only()
         self._install_themes()
+        gc_tuning.tune()  # `liu` did already; tests and benchmarks build the app directly
+        gc_tuning.freeze_startup()
 
     # ------------------------------------------------------------ engine access
 
