@@ -292,3 +292,22 @@ def test_a_signal_mid_reply_keeps_the_partial(
     assert out.startswith(reply.text[:20])
     assert len(reply.text) >= len("w0 w1 w2 w3 w4 w5")
     assert lab.disconnected.wait(5)  # the HTTP stream was closed
+
+
+def test_a_reader_that_leaves_early_ends_it_quietly(lab: FakeLLMServer, liu_home: Path) -> None:
+    """`liu ask ... | head`: no traceback when the pipe closes mid-reply."""
+    lab.script(Reply(tokens=2000, rate=200))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui", "ask", "count"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "LAB_API_KEY": KEY},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(20).startswith(b"w0 w1")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0
+    assert "Traceback" not in err and "Error" not in err, err
+    assert lab.disconnected.wait(5)  # the HTTP stream was closed

@@ -119,18 +119,16 @@ class ThreadedStream(httpx.AsyncByteStream):
         self._closing = False
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._finished: asyncio.Future[None] | None = None
 
     def _start(self) -> None:
         if self._loop is not None:
             return
         self._loop = asyncio.get_running_loop()
-        self._finished = self._loop.create_future()
         threading.Thread(target=self._pump, name="liu-http-body", daemon=True).start()
 
     def _pump(self) -> None:
         """The thread: read chunks until the body ends, fails, or the stream is closed."""
-        assert self._loop is not None and self._finished is not None
+        assert self._loop is not None
         stream = self._response.stream
         assert isinstance(stream, httpx.SyncByteStream)
         error: BaseException | None = None
@@ -154,7 +152,6 @@ class ThreadedStream(httpx.AsyncByteStream):
                 waiter, self._waiter = self._waiter, None
             if waiter is not None:
                 _wake(self._loop, waiter, None)
-            _wake(self._loop, self._finished, None)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self._start()
@@ -183,16 +180,18 @@ class ThreadedStream(httpx.AsyncByteStream):
                 await waiter
 
     async def aclose(self) -> None:
-        """Stop reading: wake a thread blocked on the socket and wait for it to finish."""
+        """Stop reading: wake a thread blocked on the socket; it closes the response.
+
+        Nothing here waits: a reply abandoned mid-stream (Esc, a closed pipe) is closed by
+        generators unwinding, and one that suspended while closing would be closed again
+        from the outside (asyncio's shutdown), which raises."""
         with self._lock:
             self._closing = True
-            running = self._finished is not None and not self._done
-        if self._finished is None:
+            started, running = self._loop is not None, not self._done
+        if not started:
             self._response.close()  # never read: give the connection back (or close it)
-            return
-        if running:
+        elif running:
             self._interrupt()
-        await asyncio.shield(self._finished)
 
     def _interrupt(self) -> None:
         """Shut the socket down under a blocked read (closing alone would not wake it)."""
