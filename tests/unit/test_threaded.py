@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.server import FakeLLMServer, Reply
+from tests.server import FLUSH_BYTES, FakeLLMServer, Reply
 from tests.unit.provider_helpers import drain, request, text_of
 from tui.providers import openai, threaded
 from tui.providers.events import Endpoint
@@ -104,3 +104,23 @@ async def test_a_read_timeout_is_httpx_s_own_error(llm_server: FakeLLMServer) ->
             async for _ in reply.aiter_raw():
                 pass
     await threads_ended()
+
+
+async def test_a_server_faster_than_the_reader_is_read_in_pieces_and_held_back(
+    llm_server: FakeLLMServer,
+) -> None:
+    """Flat out, 100,000 tokens (~15 MB of events): batches of at most MAX_BATCH (plus one
+    write), and while the reader pauses the thread reads at most MAX_BUFFERED ahead."""
+    llm_server.script(Reply(tokens=100_000))
+    largest = total = 0
+    async with threaded.async_client() as client, chat(client, llm_server) as response:
+        stream = response.stream._stream  # type: ignore[attr-defined]  # httpx's wrapper
+        assert isinstance(stream, threaded.ThreadedStream)
+        async for chunk in response.aiter_raw():
+            if not total:
+                await asyncio.sleep(0.5)  # the server keeps sending meanwhile
+                assert stream._buffered <= threaded.MAX_BUFFERED + FLUSH_BYTES
+            largest = max(largest, len(chunk))
+            total += len(chunk)
+    assert total > 10 * threaded.MAX_BUFFERED
+    assert largest <= threaded.MAX_BATCH + FLUSH_BYTES

@@ -27,6 +27,13 @@ BATCH_WINDOW = 0.04
 """Longest the reader waits, after handing over a batch, to collect the next one: shorter
 than a frame of the screen (8 a second), so nothing shows later than it would."""
 
+MAX_BATCH = 64 * 1024
+"""Most bytes handed over at once: a server that sends faster than the reply is drawn gets
+read in pieces of this size (as httpx's own reads), so the loop keeps turning."""
+
+MAX_BUFFERED = 1024 * 1024
+"""Most bytes the thread reads ahead of the loop; then it waits, and TCP slows the server."""
+
 T = TypeVar("T")
 
 
@@ -113,7 +120,9 @@ class ThreadedStream(httpx.AsyncByteStream):
     def __init__(self, response: httpx.Response) -> None:
         self._response = response
         self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)  # the loop took some: read on
         self._chunks: list[bytes] = []
+        self._buffered = 0
         self._error: BaseException | None = None
         self._done = False
         self._closing = False
@@ -138,7 +147,13 @@ class ThreadedStream(httpx.AsyncByteStream):
                     if self._closing:
                         break
                     self._chunks.append(chunk)
+                    self._buffered += len(chunk)
                     waiter, self._waiter = self._waiter, None
+                    while self._buffered > MAX_BUFFERED and not self._closing:
+                        if waiter is not None:
+                            _wake(self._loop, waiter, None)
+                            waiter = None
+                        self._drained.wait()
                 if waiter is not None:
                     _wake(self._loop, waiter, None)
         except Exception as exc:  # raised on the loop side
@@ -160,8 +175,7 @@ class ThreadedStream(httpx.AsyncByteStream):
         while True:
             with self._lock:
                 if self._chunks:
-                    data = b"".join(self._chunks)
-                    self._chunks.clear()
+                    data = self._take()
                 elif self._done:
                     if self._error is not None:
                         raise self._error
@@ -179,6 +193,20 @@ class ThreadedStream(httpx.AsyncByteStream):
             else:
                 await waiter
 
+    def _take(self) -> bytes:
+        """Up to MAX_BATCH bytes of what was read (at least one chunk), under the lock."""
+        taken, size = 0, 0
+        for chunk in self._chunks:
+            if taken and size + len(chunk) > MAX_BATCH:
+                break
+            taken += 1
+            size += len(chunk)
+        data = b"".join(self._chunks[:taken])
+        del self._chunks[:taken]
+        self._buffered -= size
+        self._drained.notify()
+        return data
+
     async def aclose(self) -> None:
         """Stop reading: wake a thread blocked on the socket; it closes the response.
 
@@ -187,6 +215,7 @@ class ThreadedStream(httpx.AsyncByteStream):
         from the outside (asyncio's shutdown), which raises."""
         with self._lock:
             self._closing = True
+            self._drained.notify()
             started, running = self._loop is not None, not self._done
         if not started:
             self._response.close()  # never read: give the connection back (or close it)
