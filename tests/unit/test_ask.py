@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,18 @@ def ask(
         cwd=REPO,
         env=full_env,
         timeout=60,
+    )
+
+
+def ask_in_background(prompt: str, *, text: bool) -> subprocess.Popen[Any]:
+    """`liu ask PROMPT` running, its output and errors on pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui", "ask", prompt],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=text,
+        cwd=REPO,
+        env={**os.environ, "LAB_API_KEY": KEY},
     )
 
 
@@ -273,14 +286,7 @@ def test_a_signal_mid_reply_keeps_the_partial(
     lab: FakeLLMServer, liu_home: Path, sig: signal.Signals
 ) -> None:
     lab.script(Reply(tokens=2000, rate=50))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "ask", "count slowly"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "LAB_API_KEY": KEY},
-    )
+    proc = ask_in_background("count slowly", text=True)
     # The checkpoint (about once a second) has written part of the reply.
     _wait_for_text(liu_home / "sessions", "w5", proc)
     proc.send_signal(sig)
@@ -297,13 +303,7 @@ def test_a_signal_mid_reply_keeps_the_partial(
 def test_a_reader_that_leaves_early_ends_it_quietly(lab: FakeLLMServer, liu_home: Path) -> None:
     """`liu ask ... | head`: no traceback when the pipe closes mid-reply."""
     lab.script(Reply(tokens=2000, rate=200))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tui", "ask", "count"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=REPO,
-        env={**os.environ, "LAB_API_KEY": KEY},
-    )
+    proc = ask_in_background("count", text=False)
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.read(20).startswith(b"w0 w1")
     proc.stdout.close()
