@@ -124,3 +124,19 @@ async def test_a_server_faster_than_the_reader_is_read_in_pieces_and_held_back(
             total += len(chunk)
     assert total > 10 * threaded.MAX_BUFFERED
     assert largest <= threaded.MAX_BATCH + FLUSH_BYTES
+
+
+async def test_the_end_of_the_body_is_handed_over_without_waiting_for_the_batch(
+    llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply's last bytes are not held back for the rest of a batch window: with a window
+    of a minute, a reply of five tokens still ends at once."""
+    monkeypatch.setattr(threaded, "BATCH_WINDOW", 60.0)
+    llm_server.script(Reply(tokens=5, rate=50))
+
+    async def read_all() -> bytes:
+        async with threaded.async_client() as client, chat(client, llm_server) as response:
+            return b"".join([chunk async for chunk in response.aiter_raw()])
+
+    body = await asyncio.wait_for(read_all(), 20)
+    assert body.rstrip().endswith(b"data: [DONE]")

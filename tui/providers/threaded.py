@@ -25,7 +25,8 @@ import httpx
 
 BATCH_WINDOW = 0.04
 """Longest the reader waits, after handing over a batch, to collect the next one: shorter
-than a frame of the screen (8 a second), so nothing shows later than it would."""
+than a frame of the screen (8 a second), so nothing shows later than it would. The body's
+end is handed over at once."""
 
 MAX_BATCH = 64 * 1024
 """Most bytes handed over at once: a server that sends faster than the reply is drawn gets
@@ -126,7 +127,8 @@ class ThreadedStream(httpx.AsyncByteStream):
         self._error: BaseException | None = None
         self._done = False
         self._closing = False
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None  # the loop waits on it
+        self._gathering = False  # ... for the batch window to pass, or the body to end
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _start(self) -> None:
@@ -148,7 +150,11 @@ class ThreadedStream(httpx.AsyncByteStream):
                         break
                     self._chunks.append(chunk)
                     self._buffered += len(chunk)
-                    waiter, self._waiter = self._waiter, None
+                    waiter = None
+                    if self._waiter is not None and (
+                        not self._gathering or self._buffered > MAX_BUFFERED
+                    ):
+                        waiter, self._waiter = self._waiter, None
                     while self._buffered > MAX_BUFFERED and not self._closing:
                         if waiter is not None:
                             _wake(self._loop, waiter, None)
@@ -183,15 +189,22 @@ class ThreadedStream(httpx.AsyncByteStream):
                 else:
                     data = b""
                     wait = BATCH_WINDOW - (time.monotonic() - handed)
-                    if wait <= 0:
-                        waiter = self._waiter = self._loop.create_future()
+                    waiter = self._waiter = self._loop.create_future()
+                    # Gathering, new data does not wake the loop; the body's end does.
+                    self._gathering = wait > 0
             if data:
                 yield data
                 handed = time.monotonic()
-            elif wait > 0:
-                await asyncio.sleep(wait)  # let the next batch gather
-            else:
+                continue
+            timer = self._loop.call_later(wait, _settle, waiter, None, None) if wait > 0 else None
+            try:
                 await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                with self._lock:
+                    if self._waiter is waiter:
+                        self._waiter = None
 
     def _take(self) -> bytes:
         """Up to MAX_BATCH bytes of what was read (at least one chunk), under the lock."""
