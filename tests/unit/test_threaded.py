@@ -7,8 +7,11 @@ connections and cancellation are covered there. Here: what is its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -140,3 +143,50 @@ async def test_the_end_of_the_body_is_handed_over_without_waiting_for_the_batch(
 
     body = await asyncio.wait_for(read_all(), 20)
     assert body.rstrip().endswith(b"data: [DONE]")
+
+
+TLS = Path(__file__).resolve().parent.parent / "data" / "tls"
+
+
+async def test_over_tls_a_stream_reads_whole_and_closing_a_silent_one_ends_the_read() -> None:
+    """Every real provider is HTTPS: the thread reads through an SSL socket, and closing
+    shuts that socket down under a read that is waiting for a silent server."""
+    release = asyncio.Event()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await reader.readuntil(b"\r\n\r\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        with contextlib.suppress(ConnectionError, ssl.SSLError):
+            for index in range(40):
+                event = f"data: {index}\n\n".encode()
+                writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+                await writer.drain()
+                if request.startswith(b"GET /silent") and index == 2:
+                    await release.wait()  # a server that stops sending mid-reply
+                    break
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        writer.close()
+
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(TLS / "cert.pem", TLS / "key.pem")
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    client_context = ssl.create_default_context(cafile=str(TLS / "cert.pem"))
+    transport = threaded.ThreadedTransport(verify=client_context)
+    try:
+        timeout = httpx.Timeout(5.0, read=60.0)  # longer than the wait below
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            async with client.stream("GET", url + "whole") as response:
+                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+            assert body == b"".join(f"data: {index}\n\n".encode() for index in range(40))
+            async with client.stream("GET", url + "silent") as response:
+                async for _ in response.aiter_bytes():
+                    break
+            await threads_ended()  # without the shutdown, the read waits for the server
+    finally:
+        release.set()
+        server.close()
