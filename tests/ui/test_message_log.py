@@ -334,6 +334,9 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
         body = reply.body
         assert any(chunk.estimated for chunk in body.chunks)
         assert all(not chunk.children for chunk in body.chunks if chunk.estimated)
+        # Mounted at once, in order, and all before the spare chunk that follows them.
+        in_dom = [child for child in body.children if child in body.chunks]
+        assert in_dom == body.chunks and body.children[len(body.chunks)] not in body.chunks
         assert f"Paragraph {count - 2} of the fast reply." in _screen_text(app)
         await reply.finish(_reply(text))
         await pilot.pause()

@@ -473,15 +473,17 @@ class MarkdownBody(Markdown):
         spare, self._spare = self._spare, None
         return spare.remove() if spare is not None else None
 
-    def add_cold_chunk(self, height: int, pending: list[Awaitable[None]]) -> BlockChunk:
-        """Append a chunk that is frozen from the start (see `BlockChunk.cold`)."""
-        chunk = BlockChunk.cold(self, len(self.chunks), height)
-        self.chunks.append(chunk)
+    def add_cold_chunks(self, heights: Sequence[int], pending: list[Awaitable[None]]) -> None:
+        """Append chunks that are frozen from the start (see `BlockChunk.cold`), in one
+        mount: a reply that outran the screen may add dozens at once."""
+        chunks = []
+        for height in heights:
+            chunks.append(BlockChunk.cold(self, len(self.chunks), height))
+            self.chunks.append(chunks[-1])
         if self._spare is not None and self._spare.parent is self:
-            pending.append(self.mount(chunk, before=self._spare))
+            pending.append(self.mount_all(chunks, before=self._spare))
         else:
-            pending.append(self.mount(chunk))
-        return chunk
+            pending.append(self.mount_all(chunks))
 
     @staticmethod
     def remove_blocks_now(widgets: Sequence[Widget], pending: list[Awaitable[None]]) -> None:
@@ -1032,11 +1034,12 @@ class ReplyView(MessageView):
         for index in range(start, len(finished)):
             if index == cold_start and cold_stop > cold_start:
                 width = block_width(body)
+                heights = []
                 for first in range(cold_start, cold_stop, CHUNK):
                     blocks = finished[first : first + CHUNK]
                     body.groups.extend(_Group(block.source) for block in blocks)
-                    height = sum(estimate_height(block, width) for block in blocks)
-                    body.add_cold_chunk(height, pending)
+                    heights.append(sum(estimate_height(block, width) for block in blocks))
+                body.add_cold_chunks(heights, pending)
             if cold_start <= index < cold_stop:
                 continue
             group = body.render_block(finished[index].source)
