@@ -269,6 +269,20 @@ def block_width(body: Widget) -> int:
     return max(width - 2, 10)  # what a chunk's blocks get
 
 
+def last_screenful(blocks: Sequence[Block], start: int, width: int, height: int) -> int:
+    """The index (not below `start`) of the first block within a screen's height of the
+    end, by estimate; `start` when there are no more than CHUNK blocks after it. The blocks
+    before it are worth drawing only if the user scrolls back to them."""
+    if len(blocks) - start <= CHUNK:
+        return start
+    budget = max(height, 24)
+    index = len(blocks)
+    while index > start and budget > 0:
+        index -= 1
+        budget -= estimate_height(blocks[index], width)
+    return index
+
+
 class BlockChunk(Widget):
     """A run of CHUNK consecutive blocks; far from the viewport it is frozen.
 
@@ -397,12 +411,11 @@ class MarkdownBody(Markdown):
         blocks = self._initial
         self._initial = []
         width = block_width(self)
-        warm_from = self._warm_from(blocks, width)
+        warm_from = last_screenful(blocks, 0, width, self.app.size.height)
         for start in range(0, len(blocks), CHUNK):
             chunk_blocks = blocks[start : start + CHUNK]
             if start + CHUNK <= warm_from:
-                self.groups.extend(_Group(block.source) for block in chunk_blocks)
-                height = sum(estimate_height(block, width) for block in chunk_blocks)
+                height = self.add_cold_groups(chunk_blocks, width)
                 chunk = BlockChunk.cold(self, len(self.chunks), height)
             else:
                 widgets: list[MarkdownBlock] = []
@@ -416,16 +429,10 @@ class MarkdownBody(Markdown):
         if self._spare is not None:
             yield self._spare
 
-    def _warm_from(self, blocks: Sequence[Block], width: int) -> int:
-        """The index of the first block within a screen's height (estimated) of the end."""
-        if len(blocks) <= CHUNK:
-            return 0
-        budget = max(self.app.size.height, 24)
-        index = len(blocks)
-        while index > 0 and budget > 0:
-            index -= 1
-            budget -= estimate_height(blocks[index], width)
-        return index
+    def add_cold_groups(self, blocks: Sequence[Block], width: int) -> int:
+        """Keep the blocks as sources only (a cold chunk's); their estimated height."""
+        self.groups.extend(_Group(block.source) for block in blocks)
+        return sum(estimate_height(block, width) for block in blocks)
 
     async def chunk_for(self, index: int) -> BlockChunk:
         """The chunk that holds block `index`, mounted if it is new."""
@@ -1024,7 +1031,8 @@ class ReplyView(MessageView):
             self._adopt_tail(tail, finished[start].source, pending)
             self._tail = tail = None
             start += 1
-        cold_end = self._cold_end(start)
+        width = block_width(body)
+        cold_end = last_screenful(finished, start, width, self.app.size.height)
         # Blocks that go into chunks already there are drawn; then whole new chunks that
         # would scroll away unseen stay cold; the rest is drawn.
         existing_end = min(max(start, len(body.chunks) * CHUNK), len(finished))
@@ -1033,12 +1041,10 @@ class ReplyView(MessageView):
             cold_stop += CHUNK
         for index in range(start, len(finished)):
             if index == cold_start and cold_stop > cold_start:
-                width = block_width(body)
-                heights = []
-                for first in range(cold_start, cold_stop, CHUNK):
-                    blocks = finished[first : first + CHUNK]
-                    body.groups.extend(_Group(block.source) for block in blocks)
-                    heights.append(sum(estimate_height(block, width) for block in blocks))
+                heights = [
+                    body.add_cold_groups(finished[first : first + CHUNK], width)
+                    for first in range(cold_start, cold_stop, CHUNK)
+                ]
                 body.add_cold_chunks(heights, pending)
             if cold_start <= index < cold_stop:
                 continue
@@ -1090,20 +1096,6 @@ class ReplyView(MessageView):
         group.plain = fresh.plain
         group.tokens = []
         body.groups.append(group)
-
-    def _cold_end(self, start: int) -> int:
-        """Where the new finished blocks worth drawing begin: those in the last screen's
-        worth of lines (estimated). Whole new chunks before it may stay cold."""
-        finished = self._splitter.finished
-        if len(finished) - start <= CHUNK:
-            return start
-        width = block_width(self.body)
-        budget = max(self.app.size.height, 24)
-        index = len(finished)
-        while index > start and budget > 0:
-            index -= 1
-            budget -= estimate_height(finished[index], width)
-        return index
 
     def _update_in_place(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> None:
         """Same widget types as before: update their content rather than re-mount."""
