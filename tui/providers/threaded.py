@@ -150,18 +150,11 @@ class ThreadedStream(httpx.AsyncByteStream):
                         break
                     self._chunks.append(chunk)
                     self._buffered += len(chunk)
-                    waiter = None
-                    if self._waiter is not None and (
-                        not self._gathering or self._buffered > MAX_BUFFERED
-                    ):
-                        waiter, self._waiter = self._waiter, None
+                    full = self._buffered > MAX_BUFFERED
+                    if full or not self._gathering:
+                        self._wake_loop()
                     while self._buffered > MAX_BUFFERED and not self._closing:
-                        if waiter is not None:
-                            _wake(self._loop, waiter, None)
-                            waiter = None
                         self._drained.wait()
-                if waiter is not None:
-                    _wake(self._loop, waiter, None)
         except Exception as exc:  # raised on the loop side
             error = exc
         finally:
@@ -170,9 +163,13 @@ class ThreadedStream(httpx.AsyncByteStream):
             with self._lock:
                 self._error = None if self._closing else error
                 self._done = True
-                waiter, self._waiter = self._waiter, None
-            if waiter is not None:
-                _wake(self._loop, waiter, None)
+                self._wake_loop()
+
+    def _wake_loop(self) -> None:
+        """Under the lock: settle the future the loop waits on, if it waits."""
+        if self._waiter is not None and self._loop is not None:
+            _wake(self._loop, self._waiter, None)
+            self._waiter = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self._start()
