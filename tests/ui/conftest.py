@@ -161,7 +161,7 @@ def make_app() -> MakeApp:
     return make
 
 
-async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: float = 15.0) -> None:
+async def wait_until(pilot: Pilot[Any], condition: Callable[[], bool], limit: float = 15.0) -> None:
     """Pause until `condition()` holds (a bound, not a timing assertion)."""
     waited = 0.0
     while not condition():

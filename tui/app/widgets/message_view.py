@@ -40,6 +40,7 @@ from textual.widgets._markdown import (
     MarkdownTable,
 )
 
+from tui.app.widgets.list_item import ListItemBlock, simple_item_bullet
 from tui.app.widgets.stream_blocks import (
     Block,
     BlockSplitter,
@@ -255,6 +256,7 @@ _BLOCK_CSS = """
        what follows a list keeps its distance with a top margin (margins collapse). */
     {0} > MarkdownList {{ margin: 0; }}
     {0} > MarkdownParagraph, {0} > MarkdownTable {{ margin: 1 0; }}
+    {0} > ListItemBlock {{ margin: 0; }}
 """
 
 
@@ -525,6 +527,11 @@ class MarkdownBody(Markdown):
         if asked (the growing tail compares them; finished blocks do not hold them)."""
         keep = tokens
         parsed = _markdown_parser().parse(source)
+        bullet = simple_item_bullet(parsed)
+        if bullet is not None:
+            item = ListItemBlock(self, parsed[2], bullet)
+            item.build_from_token(parsed[3])
+            return _Group(source, [item], False, parsed if keep else [])
         self.plain_fences = plain
         self.plain_fence_count = 0
         try:

@@ -1,0 +1,128 @@
+"""A one-paragraph list item is one widget, and looks exactly as Textual's five widgets do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from rich.segment import Segment
+from textual.app import App, ComposeResult
+from textual.widgets._markdown import MarkdownBullet, MarkdownList
+
+from tests.ui.conftest import wait_until
+from tui.app.widgets import message_view
+from tui.app.widgets.list_item import ListItemBlock, simple_item_bullet
+from tui.app.widgets.message_log import MessageLog
+from tui.app.widgets.message_view import MarkdownBody
+from tui.core.session import Message, Role
+
+LISTS = """Some lists:
+
+- a short item
+- an item long enough to wrap over more than one line at this width, **bold** and `code` \
+and a [link](https://example.com) in it, and 中文 wide characters to wrap as well
+* another bullet
+
+1. one
+2. two, which wraps: lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod
+9. nine
+10. ten, a wider number
+123. a number of three digits
+
+- an item with a nested list
+  - nested
+
+- an item
+
+  with two paragraphs
+
+Last paragraph.
+"""
+
+
+class LogApp(App[None]):
+    def __init__(self, dark: bool) -> None:
+        super().__init__()
+        self.dark_theme = dark
+
+    def compose(self) -> ComposeResult:
+        yield MessageLog()
+
+    def on_mount(self) -> None:
+        self.theme = "textual-dark" if self.dark_theme else "textual-light"
+
+
+def _cells(app: App[None]) -> list[list[tuple[str, str]]]:
+    """Every screen line as (text, style) runs: what a terminal would show."""
+    lines = []
+    for strip in app.screen._compositor.render_strips():
+        runs = Segment.simplify(strip)
+        lines.append([(seg.text, str(seg.style)) for seg in runs])
+    return lines
+
+
+async def _render(dark: bool, width: int, *, then: str = "") -> list[list[tuple[str, str]]]:
+    app = LogApp(dark)
+    async with app.run_test(size=(width, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=LISTS)
+        await log.add_message(message)
+        await wait_until(pilot, lambda: bool(app.query(MarkdownBody)))
+        await pilot.pause()
+        if then:
+            app.theme = then
+            await pilot.pause()
+        return _cells(app)
+
+
+@pytest.mark.parametrize(("dark", "width"), [(True, 80), (False, 80), (True, 41)])
+async def test_one_widget_items_look_like_textuals(
+    monkeypatch: pytest.MonkeyPatch, dark: bool, width: int
+) -> None:
+    ours = await _render(dark, width)
+    monkeypatch.setattr(message_view, "simple_item_bullet", lambda tokens: None)
+    textuals = await _render(dark, width)
+    assert ours == textuals
+
+
+async def test_the_bullets_follow_a_change_of_theme(monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = await _render(True, 80, then="textual-light")
+    monkeypatch.setattr(message_view, "simple_item_bullet", lambda tokens: None)
+    assert ours == await _render(False, 80)
+
+
+async def test_simple_items_are_one_widget_and_the_rest_keep_textuals() -> None:
+    app = LogApp(True)
+    async with app.run_test(size=(80, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=LISTS)
+        await log.add_message(message)
+        await wait_until(pilot, lambda: bool(app.query(MarkdownBody)))
+        body = app.query_one(MarkdownBody)
+        items = list(body.query(ListItemBlock))
+        assert [item.bullet for item in items] == [
+            "• ",
+            "• ",
+            "• ",
+            " 1. ",
+            " 2. ",
+            " 9. ",
+            " 10. ",
+            " 123. ",
+        ]
+        assert "wide characters" in str(items[1].visual)
+        # The nested list and the two-paragraph item stay Textual's.
+        assert len(body.query(MarkdownList).filter(".level-0")) == 2
+        assert len(body.query(MarkdownBullet)) == 3
+
+
+def test_which_tokens_make_a_simple_item() -> None:
+    parse = message_view._markdown_parser().parse
+    assert simple_item_bullet(parse("- item\n")) == "• "
+    assert simple_item_bullet(parse("+ item **bold**\n")) == "• "
+    assert simple_item_bullet(parse("7) seventh\n")) == " 7. "
+    assert simple_item_bullet(parse("paragraph\n")) is None
+    assert simple_item_bullet(parse("- item\n  - nested\n")) is None
+    assert simple_item_bullet(parse("- one\n\n  two\n")) is None
+    assert simple_item_bullet(parse("- ```\n  code\n  ```\n")) is None
+    assert simple_item_bullet(parse("-\n")) is None

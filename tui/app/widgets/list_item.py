@@ -1,0 +1,116 @@
+"""A list item of one paragraph drawn by one widget, not five.
+
+Textual's markdown draws a list item as a list, a row, a bullet, a column and a paragraph:
+five widgets to mount, style, lay out and paint. A reply's lists are mostly items of one
+line or two (each item is a block of its own here, see `stream_blocks`), so in a streamed
+reply four widgets in five were list scaffolding, and every one of them cost its share of
+each mount, style pass, layout and repaint. `ListItemBlock` is the paragraph itself with the
+bullet hung to its left; it looks the same as Textual's item, cell for cell (the tests
+compare the two), and items that hold more than one paragraph keep Textual's widgets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.content import Content
+from textual.strip import Strip
+from textual.visual import RenderOptions, Visual
+from textual.widgets import Markdown
+from textual.widgets._markdown import MarkdownParagraph
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from markdown_it.token import Token
+    from textual.css.styles import RulesMap
+    from textual.selection import Selection
+    from textual.style import Style
+
+_SIMPLE = (("list_item_open", "paragraph_open", "inline", "paragraph_close", "list_item_close"),)
+
+
+def simple_item_bullet(tokens: Sequence[Token]) -> str | None:
+    """The bullet Textual would draw for `tokens` if they are one list item holding one
+    paragraph and nothing else; None otherwise."""
+    if len(tokens) != 7:
+        return None
+    first, last = tokens[0], tokens[-1]
+    kinds = tuple(token.type for token in tokens[1:-1])
+    if kinds not in _SIMPLE or first.level or last.level:
+        return None
+    if first.type == "bullet_list_open" and last.type == "bullet_list_close":
+        return Markdown.BULLETS[0]
+    if first.type == "ordered_list_open" and last.type == "ordered_list_close":
+        # As MarkdownOrderedList: the item's number, right-aligned one cell in.
+        symbol = f"{tokens[1].info or '1'}. "
+        return symbol.rjust(len(symbol) + 1)
+    return None
+
+
+class Hanging(Visual):
+    """`body` wrapped beside `prefix`: the prefix on the first line, blanks under it (in
+    the prefix's style, as the cells of Textual's bullet widget are)."""
+
+    def __init__(self, prefix: str, style: str, body: Visual) -> None:
+        self.prefix = Content.styled(prefix, style)
+        self.under = Content.styled(" " * self.prefix.cell_length, style)
+        self.body = body
+
+    def __str__(self) -> str:
+        return f"{self.prefix.plain}{self.body}"
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        indent = self.prefix.cell_length
+        return indent + self.body.get_optimal_width(rules, max(1, container_width - indent))
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return self.body.get_height(rules, max(1, width - self.prefix.cell_length))
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        indent = self.prefix.cell_length
+        strips = self.body.render_strips(max(1, width - indent), height, style, options)
+        if not strips:
+            return strips
+        no_selection = RenderOptions(options.get_style, options.rules)
+        first = self.prefix.render_strips(indent, 1, style, no_selection)[0]
+        blank = self.under.render_strips(indent, 1, style, no_selection)[0]
+        return [Strip.join([first if y == 0 else blank, strip]) for y, strip in enumerate(strips)]
+
+
+class ListItemBlock(MarkdownParagraph):
+    """A one-paragraph list item: a paragraph whose visual hangs the bullet beside it."""
+
+    DEFAULT_CSS = """
+    ListItemBlock {
+        margin: 0;
+    }
+    """
+
+    def __init__(self, markdown: Markdown, token: Token, bullet: str) -> None:
+        super().__init__(markdown, token)
+        self.bullet = bullet
+        self._hanging: Hanging | None = None
+
+    def _bullet_style(self) -> str:
+        """As Textual's MarkdownBullet: the theme's primary text colour, secondary on light."""
+        dark = self.app.current_theme.dark if self.is_attached else True
+        return "$text-primary" if dark else "$text-secondary"
+
+    @property
+    def visual(self) -> Visual:
+        body = super().visual
+        hanging = self._hanging
+        if hanging is None or hanging.body is not body:
+            hanging = self._hanging = Hanging(self.bullet, self._bullet_style(), body)
+        return hanging
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        """The paragraph's text under the selection (the bullet is not text)."""
+        return selection.extract(str(super().visual)), "\n"
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._hanging = None  # a new theme: the bullet's colour may change
