@@ -56,6 +56,7 @@ class Hanging(Visual):
         self.prefix = Content.styled(prefix, style)
         self.under = Content.styled(" " * self.prefix.cell_length, style)
         self.body = body
+        self._margin: tuple[Style, Strip, Strip] | None = None  # the style, bullet, blank
 
     def __str__(self) -> str:
         return f"{self.prefix.plain}{self.body}"
@@ -74,9 +75,13 @@ class Hanging(Visual):
         strips = self.body.render_strips(max(1, width - indent), height, style, options)
         if not strips:
             return strips
-        no_selection = RenderOptions(options.get_style, options.rules)
-        first = self.prefix.render_strips(indent, 1, style, no_selection)[0]
-        blank = self.under.render_strips(indent, 1, style, no_selection)[0]
+        margin = self._margin
+        if margin is None or margin[0] != style:
+            no_selection = RenderOptions(options.get_style, options.rules)
+            first = self.prefix.render_strips(indent, 1, style, no_selection)[0]
+            blank = self.under.render_strips(indent, 1, style, no_selection)[0]
+            margin = self._margin = (style, first, blank)
+        _, first, blank = margin
         return [Strip.join([first if y == 0 else blank, strip]) for y, strip in enumerate(strips)]
 
 
