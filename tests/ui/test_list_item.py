@@ -11,7 +11,7 @@ from textual.widgets._markdown import MarkdownBullet, MarkdownList
 
 from tests.ui.conftest import wait_until
 from tui.app.widgets import message_view
-from tui.app.widgets.list_item import ListItemBlock, simple_item_bullet
+from tui.app.widgets.list_item import ListItemBlock, simple_items
 from tui.app.widgets.message_log import MessageLog
 from tui.app.widgets.message_view import MarkdownBody
 from tui.core.session import Message, Role
@@ -80,14 +80,14 @@ async def test_one_widget_items_look_like_textuals(
     monkeypatch: pytest.MonkeyPatch, dark: bool, width: int
 ) -> None:
     ours = await _render(dark, width)
-    monkeypatch.setattr(message_view, "simple_item_bullet", lambda tokens: None)
+    monkeypatch.setattr(message_view, "simple_items", lambda tokens: None)
     textuals = await _render(dark, width)
     assert ours == textuals
 
 
 async def test_the_bullets_follow_a_change_of_theme(monkeypatch: pytest.MonkeyPatch) -> None:
     ours = await _render(True, 80, then="textual-light")
-    monkeypatch.setattr(message_view, "simple_item_bullet", lambda tokens: None)
+    monkeypatch.setattr(message_view, "simple_items", lambda tokens: None)
     assert ours == await _render(False, 80)
 
 
@@ -116,13 +116,43 @@ async def test_simple_items_are_one_widget_and_the_rest_keep_textuals() -> None:
         assert len(body.query(MarkdownBullet)) == 3
 
 
-def test_which_tokens_make_a_simple_item() -> None:
-    parse = message_view._markdown_parser().parse
-    assert simple_item_bullet(parse("- item\n")) == "• "
-    assert simple_item_bullet(parse("+ item **bold**\n")) == "• "
-    assert simple_item_bullet(parse("7) seventh\n")) == " 7. "
-    assert simple_item_bullet(parse("paragraph\n")) is None
-    assert simple_item_bullet(parse("- item\n  - nested\n")) is None
-    assert simple_item_bullet(parse("- one\n\n  two\n")) is None
-    assert simple_item_bullet(parse("- ```\n  code\n  ```\n")) is None
-    assert simple_item_bullet(parse("-\n")) is None
+def _bullets(source: str) -> list[str] | None:
+    items = simple_items(message_view._markdown_parser().parse(source))
+    return None if items is None else [bullet for bullet, _, _ in items]
+
+
+def test_which_tokens_make_simple_items() -> None:
+    assert _bullets("- item\n") == ["• "]
+    assert _bullets("+ item **bold**\n") == ["• "]
+    assert _bullets("7) seventh\n") == [" 7. "]
+    # A streaming tail: an item and the start of the next, each numbered as it will be.
+    assert _bullets("9. nine\n10. te") == [" 9. ", " 10. "]
+    assert _bullets("- one\n- tw") == ["• ", "• "]
+    assert _bullets("paragraph\n") is None
+    assert _bullets("- item\n  - nested\n") is None
+    assert _bullets("- one\n\n  two\n") is None
+    assert _bullets("- ```\n  code\n  ```\n") is None
+    assert _bullets("-\n") is None
+    assert _bullets("- one\n-") is None  # an empty item: Textual's widgets
+    assert _bullets("- one\n\n## Head") is None
+
+
+async def test_a_streamed_list_never_mounts_textuals_list_widgets() -> None:
+    app = LogApp(True)
+    simple = LISTS[: LISTS.index("- an item with a nested list")]
+    async with app.run_test(size=(80, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        for start in range(0, len(simple), 7):
+            reply.append_text(simple[start : start + 7])
+            await pilot.pause(0.02)
+            assert not reply.body.query(MarkdownList)
+        await wait_until(pilot, lambda: not reply.pending)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=simple)
+        await reply.finish(message)
+        await pilot.pause()
+        streamed = [str(item.visual) for item in reply.body.query(ListItemBlock)]
+        fresh = await log.add_message(message)
+        await pilot.pause()
+        assert streamed == [str(item.visual) for item in fresh.body.query(ListItemBlock)]
+        assert len(streamed) == 8 and streamed[6].startswith(" 10. ten")

@@ -17,7 +17,7 @@ from textual.content import Content
 from textual.strip import Strip
 from textual.visual import RenderOptions, Visual
 from textual.widgets import Markdown
-from textual.widgets._markdown import MarkdownParagraph
+from textual.widgets._markdown import MarkdownBlock, MarkdownParagraph
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,25 +27,38 @@ if TYPE_CHECKING:
     from textual.selection import Selection
     from textual.style import Style
 
-_SIMPLE = (("list_item_open", "paragraph_open", "inline", "paragraph_close", "list_item_close"),)
+_ITEM = ("list_item_open", "paragraph_open", "inline", "paragraph_close", "list_item_close")
 
 
-def simple_item_bullet(tokens: Sequence[Token]) -> str | None:
-    """The bullet Textual would draw for `tokens` if they are one list item holding one
-    paragraph and nothing else; None otherwise."""
-    if len(tokens) != 7:
+def simple_items(tokens: Sequence[Token]) -> list[tuple[str, Token, Token]] | None:
+    """For one top-level list whose items each hold one paragraph and nothing else: per
+    item, the bullet Textual would draw, its paragraph's opening token and its inline
+    token. None for anything else.
+
+    A finished block is one item; a streaming tail may be two (the item, and the start
+    of the next one on a line not yet complete). Each item gets its own number, as it
+    will when it is a block of its own.
+    """
+    if len(tokens) < 2 + len(_ITEM) or tokens[0].level:
         return None
-    first, last = tokens[0], tokens[-1]
-    kinds = tuple(token.type for token in tokens[1:-1])
-    if kinds not in _SIMPLE or first.level or last.level:
+    kind = tokens[0].type.removesuffix("_list_open")
+    if kind not in ("bullet", "ordered") or tokens[-1].type != f"{kind}_list_close":
         return None
-    if first.type == "bullet_list_open" and last.type == "bullet_list_close":
-        return Markdown.BULLETS[0]
-    if first.type == "ordered_list_open" and last.type == "ordered_list_close":
-        # As MarkdownOrderedList: the item's number, right-aligned one cell in.
-        symbol = f"{tokens[1].info or '1'}. "
-        return symbol.rjust(len(symbol) + 1)
-    return None
+    body = tokens[1:-1]
+    if len(body) % len(_ITEM):
+        return None
+    items = []
+    for start in range(0, len(body), len(_ITEM)):
+        item = body[start : start + len(_ITEM)]
+        if tuple(token.type for token in item) != _ITEM:
+            return None
+        if kind == "ordered":  # as MarkdownOrderedList: the number, right-aligned one cell in
+            symbol = f"{item[0].info or '1'}. "
+            bullet = symbol.rjust(len(symbol) + 1)
+        else:
+            bullet = Markdown.BULLETS[0]
+        items.append((bullet, item[1], item[2]))
+    return items
 
 
 class Hanging(Visual):
@@ -111,6 +124,12 @@ class ListItemBlock(MarkdownParagraph):
         if hanging is None or hanging.body is not body:
             hanging = self._hanging = Hanging(self.bullet, self._bullet_style(), body)
         return hanging
+
+    def _copy_context(self, block: MarkdownBlock) -> None:
+        super()._copy_context(block)
+        if isinstance(block, ListItemBlock) and block.bullet != self.bullet:
+            self.bullet = block.bullet
+            self._hanging = None
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
         """The paragraph's text under the selection (the bullet is not text)."""

@@ -40,7 +40,7 @@ from textual.widgets._markdown import (
     MarkdownTable,
 )
 
-from tui.app.widgets.list_item import ListItemBlock, simple_item_bullet
+from tui.app.widgets.list_item import ListItemBlock, simple_items
 from tui.app.widgets.stream_blocks import (
     Block,
     BlockSplitter,
@@ -527,11 +527,15 @@ class MarkdownBody(Markdown):
         if asked (the growing tail compares them; finished blocks do not hold them)."""
         keep = tokens
         parsed = _markdown_parser().parse(source)
-        bullet = simple_item_bullet(parsed)
-        if bullet is not None:
-            item = ListItemBlock(self, parsed[2], bullet)
-            item.build_from_token(parsed[3])
-            return _Group(source, [item], False, parsed if keep else [])
+        items = simple_items(parsed)
+        if items is not None:
+            widgets: list[MarkdownBlock] = []
+            for bullet, paragraph, inline in items:
+                item = ListItemBlock(self, paragraph, bullet)
+                item.build_from_token(inline)
+                widgets.append(item)
+            _forget_refreshes(widgets)
+            return _Group(source, widgets, False, parsed if keep else [])
         self.plain_fences = plain
         self.plain_fence_count = 0
         try:
