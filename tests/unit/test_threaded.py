@@ -54,6 +54,31 @@ async def test_a_paced_stream_arrives_whole_in_fewer_batches_than_events(
     assert batches < 50  # 1 ms apart, collected per BATCH_WINDOW (40 ms)
 
 
+async def test_a_dripping_stream_is_read_a_few_tokens_at_a_time(
+    llm_server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(threaded, "READ_GAP", 0.3)  # a bound far above the drip's 0.2 s
+    llm_server.script(Reply(tokens=20, rate=100))
+    reads = 0
+    body = b""
+    async with threaded.async_client() as client, chat(client, llm_server) as response:
+        network = response.extensions["network_stream"]
+        read = network.read
+
+        def counting_read(*args: Any) -> bytes:
+            nonlocal reads
+            reads += 1
+            data: bytes = read(*args)
+            return data
+
+        network.read = counting_read
+        async for chunk in response.aiter_raw():
+            body += chunk
+        assert body.count(b"data: ") >= 20 and body.rstrip().endswith(b"data: [DONE]")
+        assert reads <= 5  # 20 writes 10 ms apart: the first read, then the rest at once
+        assert network.read is counting_read  # as it was: the connection goes back to the pool
+
+
 async def test_the_reply_read_over_it_is_the_reply_sent(llm_server: FakeLLMServer) -> None:
     reply = Reply(text="流れ " * 40 + "end", split_multibyte=True)
     llm_server.script(reply)
