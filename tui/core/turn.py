@@ -237,13 +237,18 @@ async def run_turn(
 
         checkpoint_interval = spec.checkpoint_interval
 
+        def timed_save() -> float:
+            started = time.thread_time()
+            save(CRASH, notify=False)
+            return time.thread_time() - started
+
         async def checkpoint() -> None:
             """Save the partial reply off the event loop, not re-indexed, and no more than
-            CHECKPOINT_SHARE of the time: a 2 MB session takes ~40 ms to write."""
+            CHECKPOINT_SHARE of the time: a 2 MB session takes ~40 ms to write. What the
+            save costs is its CPU time: on a busy machine its wall time also counts the
+            waits for a core, and the checkpoints spaced out just when a crash is likelier."""
             nonlocal checkpoint_interval
-            started = time.perf_counter()
-            await asyncio.to_thread(save, CRASH, notify=False)
-            took = time.perf_counter() - started
+            took = await asyncio.to_thread(timed_save)
             checkpoint_interval = max(spec.checkpoint_interval, took / CHECKPOINT_SHARE)
 
         stream = stream_for(endpoint.kind)(
