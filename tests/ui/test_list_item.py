@@ -11,9 +11,10 @@ from textual.widgets._markdown import MarkdownBullet, MarkdownList
 
 from tests.ui.conftest import wait_until
 from tui.app.widgets import message_view
-from tui.app.widgets.list_item import ListItemBlock, simple_items
+from tui.app.widgets.list_item import ListItemBlock, simple_items, top_level_runs
 from tui.app.widgets.message_log import MessageLog
 from tui.app.widgets.message_view import MarkdownBody
+from tui.app.widgets.stream_blocks import BlockSplitter
 from tui.core.session import Message, Role
 
 LISTS = """Some lists:
@@ -132,9 +133,17 @@ def test_which_tokens_make_simple_items() -> None:
     assert _bullets("- item\n  - nested\n") is None
     assert _bullets("- one\n\n  two\n") is None
     assert _bullets("- ```\n  code\n  ```\n") is None
-    assert _bullets("-\n") is None
-    assert _bullets("- one\n-") is None  # an empty item: Textual's widgets
+    assert _bullets("- one\n-") == ["• ", "• "]  # the next item, empty so far
+    assert _bullets("9. nine\n10.") == [" 9. ", " 10. "]
     assert _bullets("- one\n\n## Head") is None
+
+
+def test_a_tail_is_rendered_block_by_block() -> None:
+    tokens = message_view._markdown_parser().parse("- one\n* two\n\n## Hea")
+    runs = [[token.type for token in run] for run in top_level_runs(tokens)]
+    assert [run[0] for run in runs] == ["bullet_list_open", "bullet_list_open", "heading_open"]
+    assert [kind for run in runs for kind in run] == [token.type for token in tokens]
+    assert [simple_items(run) is not None for run in top_level_runs(tokens)] == [1, 1, 0]
 
 
 async def test_a_streamed_list_never_mounts_textuals_list_widgets() -> None:
@@ -143,6 +152,11 @@ async def test_a_streamed_list_never_mounts_textuals_list_widgets() -> None:
     async with app.run_test(size=(80, 40)) as pilot:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
+        splitter = BlockSplitter()
+        for char in simple:  # every tail the stream can show
+            splitter.feed(char)
+            tail = reply.body.render_block(splitter.tail(), plain=True)
+            assert not [w for w in tail.widgets if isinstance(w, MarkdownList)], splitter.tail()
         for start in range(0, len(simple), 7):
             reply.append_text(simple[start : start + 7])
             await pilot.pause(0.02)
@@ -156,3 +170,19 @@ async def test_a_streamed_list_never_mounts_textuals_list_widgets() -> None:
         await pilot.pause()
         assert streamed == [str(item.visual) for item in fresh.body.query(ListItemBlock)]
         assert len(streamed) == 8 and streamed[6].startswith(" 10. ten")
+
+
+async def test_the_next_item_begun_in_the_tail_is_kept_when_the_item_before_ends() -> None:
+    app = LogApp(True)
+    async with app.run_test(size=(80, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("Intro.\n\n- one\n- tw")
+        await wait_until(pilot, lambda: not reply.pending)
+        first, second = reply.body.query(ListItemBlock)
+        assert str(second.visual) == "• tw"
+        reply.append_text("o\n- thr")  # "- one" ends; "- two" is complete; "- thr" begins
+        await wait_until(pilot, lambda: not reply.pending)
+        items = list(reply.body.query(ListItemBlock))
+        assert [str(item.visual) for item in items] == ["• one", "• two", "• thr"]
+        assert items[0] is first and items[1] is second  # updated in place, not re-mounted

@@ -20,7 +20,7 @@ from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownParagraph
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from markdown_it.token import Token
     from textual.css.styles import RulesMap
@@ -28,36 +28,53 @@ if TYPE_CHECKING:
     from textual.style import Style
 
 _ITEM = ("list_item_open", "paragraph_open", "inline", "paragraph_close", "list_item_close")
+_EMPTY_ITEM = ("list_item_open", "list_item_close")
 
 
-def simple_items(tokens: Sequence[Token]) -> list[tuple[str, Token, Token]] | None:
-    """For one top-level list whose items each hold one paragraph and nothing else: per
-    item, the bullet Textual would draw, its paragraph's opening token and its inline
-    token. None for anything else.
+def top_level_runs(tokens: Sequence[Token]) -> Iterator[Sequence[Token]]:
+    """The tokens of each top-level block in turn (a streaming tail may hold a list item
+    and the start of whatever follows it)."""
+    start = depth = 0
+    for index, token in enumerate(tokens):
+        depth += token.nesting
+        if depth == 0:
+            yield tokens[start : index + 1]
+            start = index + 1
+    if start < len(tokens):
+        yield tokens[start:]
+
+
+def simple_items(tokens: Sequence[Token]) -> list[tuple[str, Token, Token | None]] | None:
+    """For the tokens of one top-level list whose items each hold one paragraph (or
+    nothing) and nothing else: per item, the bullet Textual would draw, the token the
+    item's widget is made from and its inline token (None for an empty item). None for
+    anything else.
 
     A finished block is one item; a streaming tail may be two (the item, and the start
-    of the next one on a line not yet complete). Each item gets its own number, as it
-    will when it is a block of its own.
+    of the next one on a line not yet complete, "2." alone an empty item). Each item gets
+    its own number, as it will when it is a block of its own.
     """
-    if len(tokens) < 2 + len(_ITEM) or tokens[0].level:
+    if len(tokens) < 2 + len(_EMPTY_ITEM) or tokens[0].level:
         return None
     kind = tokens[0].type.removesuffix("_list_open")
     if kind not in ("bullet", "ordered") or tokens[-1].type != f"{kind}_list_close":
         return None
-    body = tokens[1:-1]
-    if len(body) % len(_ITEM):
-        return None
-    items = []
-    for start in range(0, len(body), len(_ITEM)):
-        item = body[start : start + len(_ITEM)]
-        if tuple(token.type for token in item) != _ITEM:
+    items: list[tuple[str, Token, Token | None]] = []
+    index, end = 1, len(tokens) - 1
+    while index < end:
+        number = tokens[index].info or "1"  # the item's list_item_open
+        if tuple(token.type for token in tokens[index : index + len(_ITEM)]) == _ITEM:
+            opening, inline, index = tokens[index + 1], tokens[index + 2], index + len(_ITEM)
+        elif tuple(token.type for token in tokens[index : index + 2]) == _EMPTY_ITEM:
+            opening, inline, index = tokens[index], None, index + 2
+        else:
             return None
         if kind == "ordered":  # as MarkdownOrderedList: the number, right-aligned one cell in
-            symbol = f"{item[0].info or '1'}. "
+            symbol = f"{number}. "
             bullet = symbol.rjust(len(symbol) + 1)
         else:
             bullet = Markdown.BULLETS[0]
-        items.append((bullet, item[1], item[2]))
+        items.append((bullet, opening, inline))
     return items
 
 

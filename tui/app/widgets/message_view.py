@@ -40,7 +40,7 @@ from textual.widgets._markdown import (
     MarkdownTable,
 )
 
-from tui.app.widgets.list_item import ListItemBlock, simple_items
+from tui.app.widgets.list_item import ListItemBlock, simple_items, top_level_runs
 from tui.app.widgets.stream_blocks import (
     Block,
     BlockSplitter,
@@ -527,19 +527,20 @@ class MarkdownBody(Markdown):
         if asked (the growing tail compares them; finished blocks do not hold them)."""
         keep = tokens
         parsed = _markdown_parser().parse(source)
-        items = simple_items(parsed)
-        if items is not None:
-            widgets: list[MarkdownBlock] = []
-            for bullet, paragraph, inline in items:
-                item = ListItemBlock(self, paragraph, bullet)
-                item.build_from_token(inline)
-                widgets.append(item)
-            _forget_refreshes(widgets)
-            return _Group(source, widgets, False, parsed if keep else [])
+        widgets: list[MarkdownBlock] = []
         self.plain_fences = plain
         self.plain_fence_count = 0
         try:
-            widgets = list(self._parse_markdown(parsed))
+            for run in top_level_runs(parsed):
+                items = simple_items(run)
+                if items is None:
+                    widgets.extend(self._parse_markdown(run))
+                    continue
+                for bullet, opening, inline in items:
+                    item = ListItemBlock(self, opening, bullet)
+                    if inline is not None:
+                        item.build_from_token(inline)
+                    widgets.append(item)
         finally:
             self.plain_fences = False
         _forget_refreshes(widgets)
@@ -1039,8 +1040,12 @@ class ReplyView(MessageView):
         start = self._rendered
         tail = self._tail
         if tail is not None and start < len(finished):
-            self._adopt_tail(tail, finished[start].source, pending)
-            self._tail = tail = None
+            # What the tail showed past its block may start the next tail, if that one is
+            # next in the same chunk (the DOM order is the blocks' order).
+            keep_rest = start + 1 == len(finished) and (start + 1) // CHUNK == start // CHUNK
+            self._tail = tail = self._adopt_tail(
+                tail, finished[start].source, pending, keep_rest=keep_rest
+            )
             start += 1
         width = block_width(body)
         cold_end = last_screenful(finished, start, width, self.app.size.height)
@@ -1078,6 +1083,8 @@ class ReplyView(MessageView):
         if tail is not None and _same_shape(tail.widgets, new_tail.widgets):
             self._update_in_place(tail, new_tail, pending)
             return
+        if tail is not None and self._extend_tail(tail, new_tail, pending):
+            return
         if tail is not None:
             body.remove_blocks_now(tail.widgets, pending)
         for widget in new_tail.widgets:
@@ -1087,11 +1094,46 @@ class ReplyView(MessageView):
         self._mounting.extend(new_tail.widgets)
         self._tail = new_tail
 
-    def _adopt_tail(self, tail: _Group, source: str, pending: list[Awaitable[None]]) -> None:
+    def _extend_tail(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> bool:
+        """The tail's widgets are the first of the new tail's (the next list item has
+        begun): update them in place and mount only the new ones after them."""
+        count = len(tail.widgets)
+        chunk = tail.widgets[-1].parent if tail.widgets else None
+        if count >= len(new.widgets) or not isinstance(chunk, BlockChunk):
+            return False
+        if not _same_shape(tail.widgets, new.widgets[:count]):
+            return False
+        extra = new.widgets[count:]
+        new.widgets = new.widgets[:count]
+        self._update_in_place(tail, new, pending)
+        for widget in extra:
+            _tail_widget(widget)
+        pending.append(chunk.mount_all(extra))
+        self._mounting.extend(extra)
+        tail.widgets.extend(extra)
+        return True
+
+    def _adopt_tail(
+        self, tail: _Group, source: str, pending: list[Awaitable[None]], *, keep_rest: bool
+    ) -> _Group | None:
         """The tail's block is finished: its widgets become the block's, updated in place
-        (or replaced where they cannot be), and stop holding blank lines."""
+        (or replaced where they cannot be), and stop holding blank lines.
+
+        A tail can show more than its block: a list item and the first words of the next
+        one. With `keep_rest`, widgets past the block's own (same types first) are
+        returned, to be updated in place as the next tail rather than removed while an
+        equal widget is mounted."""
         body = self.body
         fresh = body.render_block(source, tokens=True)
+        rest: _Group | None = None
+        count = len(fresh.widgets)
+        if (
+            keep_rest
+            and count < len(tail.widgets)
+            and _same_shape(tail.widgets[:count], fresh.widgets)
+        ):
+            rest = _Group("", tail.widgets[count:])
+            tail.widgets = tail.widgets[:count]
         if _same_shape(tail.widgets, fresh.widgets):
             self._update_in_place(tail, fresh, pending)
             for widget in tail.widgets:
@@ -1107,6 +1149,7 @@ class ReplyView(MessageView):
         group.plain = fresh.plain
         group.tokens = []
         body.groups.append(group)
+        return rest
 
     def _update_in_place(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> None:
         """Same widget types as before: update their content rather than re-mount."""
