@@ -151,6 +151,11 @@ class Cut(Exception):
     """A scripted fault ended the connection."""
 
 
+class Ended(Exception):
+    """A scripted error event ended the reply; the connection serves the next request, as
+    an API's would (closing it right after a complete response raced a client reusing it)."""
+
+
 class FakeLLMServer:
     """The server; `start()` runs it in a thread with its own event loop, `stop()` ends it."""
 
@@ -631,7 +636,10 @@ class Sender:
             sent = 0
             for payload, is_token in wire.events(reply, model):
                 if is_token:
-                    await self.before_token(wire, sent)
+                    try:
+                        await self.before_token(wire, sent)
+                    except Ended:
+                        break
                     if reply.rate > 0:
                         await self.flush()
                         await self.pause(started + sent / reply.rate - loop.time())
@@ -642,9 +650,10 @@ class Sender:
                 self.pending += payload
                 if len(self.pending) >= FLUSH_BYTES:
                     await self.flush()
-            await self.flush()
-            self.writer.write(b"0\r\n\r\n")
-            await self.drain()
+            else:
+                await self.flush()
+                self.writer.write(b"0\r\n\r\n")
+                await self.drain()
         finally:
             if not self.watch.done():
                 self.watch.cancel()
@@ -674,7 +683,7 @@ class Sender:
             await self.flush()
             self.writer.write(b"0\r\n\r\n")
             await self.drain()
-            raise Cut
+            raise Ended
 
     async def split_write(self, payload: bytes) -> None:
         """Two chunks, two TCP writes, the cut inside the first multibyte character."""
