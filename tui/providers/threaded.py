@@ -141,11 +141,13 @@ class ThreadedStream(httpx.AsyncByteStream):
         self._waiter: asyncio.Future[None] | None = None  # the loop waits on it
         self._gathering = False  # ... for the batch window to pass, or the body to end
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reading = False  # the thread may still read the socket (under the lock)
 
     def _start(self) -> None:
         if self._loop is not None:
             return
         self._loop = asyncio.get_running_loop()
+        self._reading = True
         threading.Thread(target=self._pump, name="liu-http-body", daemon=True).start()
 
     def _pump(self) -> None:
@@ -170,6 +172,10 @@ class ThreadedStream(httpx.AsyncByteStream):
         except Exception as exc:  # raised on the loop side
             error = exc
         finally:
+            with self._lock:
+                # From here the socket is not ours to shut down: closing the stream may
+                # hand the connection back to the pool, and the next request may use it.
+                self._reading = False
             unpace()
             with contextlib.suppress(Exception):
                 stream.close()
@@ -271,11 +277,11 @@ class ThreadedStream(httpx.AsyncByteStream):
         with self._lock:
             self._closing = True
             self._drained.notify()
-            started, running = self._loop is not None, not self._done
+            started = self._loop is not None
+            if self._reading:  # under the lock: the thread has not let go of the socket
+                self._interrupt()
         if not started:
             self._response.close()  # never read: give the connection back (or close it)
-        elif running:
-            self._interrupt()
 
     def _interrupt(self) -> None:
         """Shut the socket down under a blocked read (closing alone would not wake it)."""
