@@ -186,3 +186,9 @@ async def test_the_next_item_begun_in_the_tail_is_kept_when_the_item_before_ends
         items = list(reply.body.query(ListItemBlock))
         assert [str(item.visual) for item in items] == ["• one", "• two", "• thr"]
         assert items[0] is first and items[1] is second  # updated in place, not re-mounted
+        await pilot.pause()
+        # Only the last widget of the tail holds blank lines: no gap between the items.
+        assert [item.region.height for item in items[:2]] == [1, 1]
+        assert items[1].region.y == items[0].region.bottom
+        assert items[2].region.y == items[1].region.bottom
+        assert items[2].region.height > 1  # the tail: it holds blank lines to grow into

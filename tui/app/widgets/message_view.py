@@ -1087,8 +1087,7 @@ class ReplyView(MessageView):
             return
         if tail is not None:
             body.remove_blocks_now(tail.widgets, pending)
-        for widget in new_tail.widgets:
-            _tail_widget(widget)
+        _tail_widget(new_tail.widgets[-1])  # only the last grows: no gap inside the tail
         chunk = body.chunk_for_now(len(finished), pending)
         pending.append(chunk.mount_all(new_tail.widgets))
         self._mounting.extend(new_tail.widgets)
@@ -1106,8 +1105,8 @@ class ReplyView(MessageView):
         extra = new.widgets[count:]
         new.widgets = new.widgets[:count]
         self._update_in_place(tail, new, pending)
-        for widget in extra:
-            _tail_widget(widget)
+        _stop_growing(tail.widgets[-1])  # no longer the last: it is laid out anyway
+        _tail_widget(extra[-1])
         pending.append(chunk.mount_all(extra))
         self._mounting.extend(extra)
         tail.widgets.extend(extra)
@@ -1181,7 +1180,8 @@ class ReplyView(MessageView):
                 old.update_from(fresh)
             else:
                 if isinstance(old.parent, Widget):
-                    _tail_widget(fresh)
+                    if index == len(tail.widgets) - 1:
+                        _tail_widget(fresh)
                     pending.append(old.parent.mount(fresh, after=old))
                     self._mounting.append(fresh)
                 MarkdownBody.remove_blocks_now([old], pending)
