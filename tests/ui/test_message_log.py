@@ -12,7 +12,13 @@ from textual.widgets._markdown import MarkdownBullet
 
 from tests.ui.conftest import wait_until
 from tui.app.widgets.message_log import INITIAL_MESSAGES, MessageLog
-from tui.app.widgets.message_view import BlockChunk, MarkdownBody, MessageView, ReplyView
+from tui.app.widgets.message_view import (
+    TAIL_SLACK,
+    BlockChunk,
+    MarkdownBody,
+    MessageView,
+    ReplyView,
+)
 from tui.core.session import Cost, Message, Role, Status, Usage
 
 T0 = datetime(2025, 1, 2, 9, 30)
@@ -433,3 +439,24 @@ async def test_a_virtualize_asked_for_while_one_is_pending_runs_again_after_it()
         await wait_until(pilot, lambda: len(runs) == 2)
         await pilot.pause()
         assert len(runs) == 2
+
+
+async def test_a_big_block_does_not_push_the_text_off_a_following_log() -> None:
+    """The reply keeps blank lines below its text so that the log scrolls now and then, not
+    every line; a block of many lines arriving at once must not make them a screenful."""
+    app = LogApp()
+    async with app.run_test(size=(80, 30)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("A first paragraph of words.\n\n")
+        await settle(pilot, reply)
+        for step in range(3):
+            fence = "\n".join(f"line_{step}_{i} = {i}" for i in range(20))
+            reply.append_text(f"```python\n{fence}\n```\n\nAfter the fence {step}.")
+            await settle(pilot, reply)
+            await pilot.pause()
+            rows = _screen_text(app).splitlines()[log.region.y : log.region.bottom]
+            text_rows = [y for y, row in enumerate(rows) if row.strip()]
+            assert text_rows and f"After the fence {step}." in rows[text_rows[-1]]
+            blank_below = len(rows) - 1 - text_rows[-1]
+            assert blank_below <= log.size.height // 2 + TAIL_SLACK + 2, rows

@@ -992,11 +992,14 @@ class ReplyView(MessageView):
         if not self.region or not body.region:
             return  # not laid out yet
         used = body.region.bottom - self.content_region.y
-        growth = max(0, used - self._used)  # lines the last update added: expect as many
+        # Lines the last update added: expect as many, up to RESERVE (a block of many lines
+        # arriving at once is no trend, and reserving as many again left a screen of
+        # blank lines, the text scrolled off the top of a following log).
+        growth = min(RESERVE, max(0, used - self._used))
         self._used = used
         if self._reserved - used < growth + 2:
             viewport = self.parent.size.height if isinstance(self.parent, Widget) else 0
-            self._reserved = used + growth + max(RESERVE, viewport // 2)
+            self._reserved = used + max(RESERVE, viewport // 2, growth + 3)
             self.refresh(layout=True)
 
     def _release_reserve(self) -> None:
