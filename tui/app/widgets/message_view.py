@@ -75,9 +75,9 @@ several turns of the event loop and each turn would otherwise lay out and paint 
 again; held, they appear together in one frame."""
 
 RESERVE = 6
-"""Blank lines a streaming reply keeps below its text (at least; half the log's height
-if more), so the log scrolls (which repaints the whole screen) once per that many lines
-rather than once per line."""
+"""Blank lines a streaming reply keeps below its text (at least; two thirds of the log's
+height if more), so the log scrolls (which repaints the whole screen) once per that many
+lines rather than once per line."""
 
 _parser: MarkdownIt | None = None
 
@@ -992,14 +992,14 @@ class ReplyView(MessageView):
         if not self.region or not body.region:
             return  # not laid out yet
         used = body.region.bottom - self.content_region.y
-        # Lines the last update added: expect as many, up to RESERVE (a block of many lines
-        # arriving at once is no trend, and reserving as many again left a screen of
-        # blank lines, the text scrolled off the top of a following log).
+        # Lines the last update added: expect as many, up to RESERVE. A block of many lines
+        # arriving at once is no trend: reserving as many again (on top of half the log)
+        # left a screen of blank lines, the text scrolled off the top of a following log.
         growth = min(RESERVE, max(0, used - self._used))
         self._used = used
         if self._reserved - used < growth + 2:
             viewport = self.parent.size.height if isinstance(self.parent, Widget) else 0
-            self._reserved = used + max(RESERVE, viewport // 2, growth + 3)
+            self._reserved = used + max(RESERVE, viewport * 2 // 3, growth + 3)
             self.refresh(layout=True)
 
     def _release_reserve(self) -> None:
