@@ -192,3 +192,15 @@ async def test_the_next_item_begun_in_the_tail_is_kept_when_the_item_before_ends
         assert items[1].region.y == items[0].region.bottom
         assert items[2].region.y == items[1].region.bottom
         assert items[2].region.height > 1  # the tail: it holds blank lines to grow into
+
+
+async def test_a_tail_that_draws_nothing_is_no_error() -> None:
+    app = LogApp(True)
+    async with app.run_test(size=(80, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("Para.\n\n[ref]: https://example.com")  # the tail: a definition
+        await wait_until(pilot, lambda: not reply.pending)
+        reply.append_text("\n\n- two")
+        await wait_until(pilot, lambda: not reply.pending)
+        assert [str(item.visual) for item in reply.body.query(ListItemBlock)] == ["• two"]

@@ -1090,7 +1090,8 @@ class ReplyView(MessageView):
             return
         if tail is not None:
             body.remove_blocks_now(tail.widgets, pending)
-        _tail_widget(new_tail.widgets[-1])  # only the last grows: no gap inside the tail
+        if new_tail.widgets:  # (a link reference definition alone draws nothing)
+            _tail_widget(new_tail.widgets[-1])  # only the last grows: no gap inside the tail
         chunk = body.chunk_for_now(len(finished), pending)
         pending.append(chunk.mount_all(new_tail.widgets))
         self._mounting.extend(new_tail.widgets)
