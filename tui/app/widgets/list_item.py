@@ -116,13 +116,8 @@ class Hanging(Visual):
 
 
 class ListItemBlock(MarkdownParagraph):
-    """A one-paragraph list item: a paragraph whose visual hangs the bullet beside it."""
-
-    DEFAULT_CSS = """
-    ListItemBlock {
-        margin: 0;
-    }
-    """
+    """A one-paragraph list item: a paragraph whose visual hangs the bullet beside it.
+    (Its margin is set where the blocks' are, in message_view's `_BLOCK_CSS`.)"""
 
     def __init__(self, markdown: Markdown, token: Token, bullet: str) -> None:
         super().__init__(markdown, token)
