@@ -33,6 +33,7 @@ from tui.app.clipboard import clipboard_sequence
 from tui.app.fewer_layouts import skip_virtual_size_layouts
 from tui.app.partial_paint import paint_changed_rows_only
 from tui.app.screens.first_run import LOCAL_PORTS, FirstRunScreen
+from tui.app.stylesheet import MemoStylesheet
 from tui.config import Settings
 from tui.core.errors import ConfigError, LiuError
 from tui.core.library import Library
@@ -259,6 +260,8 @@ class LiuApp(App[int]):
         theme_folders: list[Path] | None = None,
     ) -> None:
         super().__init__()
+        # Nothing has read CSS into Textual's stylesheet yet: swap in the remembering one.
+        self.stylesheet = MemoStylesheet(variables=self.stylesheet._variables)
         self.settings = settings
         self._library = library
         self.model_override = model or None
