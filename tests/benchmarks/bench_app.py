@@ -5,6 +5,7 @@
     .venv/bin/python tests/benchmarks/bench_app.py --cases fast-4k,start-10k --reps 5 --json r.json
     LIU_BENCH_PROFILE=FILE ... --cases paced-4k --reps 1   # pyinstrument: tree and self times
     LIU_BENCH_FRAMES=FILE ... --cases paced-4k --reps 1    # per frame: cost, widgets, dirty regions
+    LIU_BENCH_ACCOUNT=FILE ... --cases paced-4k --reps 1   # CPU by where it went (no profiler)
 
 Drives the real `LiuApp` with `App.run_test(size=(120, 40))`. Every run is a fresh Python
 process (its CPU and peak RSS are that case's alone); the LLM server (`reply_server.py`,
@@ -442,6 +443,82 @@ class FrameCensus:
         Path(os.environ["LIU_BENCH_FRAMES"]).write_text("\n".join(self.lines) + "\n")
 
 
+class CpuAccount:
+    """With LIU_BENCH_ACCOUNT=FILE: the measured reply's CPU by where it went, without a
+    profiler's overhead: thread CPU time around the screen update (layout and paint), the
+    reply view's flushes, the engine's checkpoints of the session file, the garbage
+    collector (inside the others) and the socket reader thread; the rest of the main thread
+    is the reply worker (SSE, JSON, the engine) and Textual's message pumping and timers."""
+
+    def __init__(self) -> None:
+        import gc
+
+        from textual.screen import Screen
+
+        from tui.app.widgets.message_view import ReplyView
+        from tui.core.store import SessionStore
+        from tui.providers import threaded
+
+        self.spent: dict[str, float] = dict.fromkeys(
+            ("screen update", "reply flush", "session saves", "gc", "reader thread"), 0.0
+        )
+        self.counts: dict[str, int] = dict.fromkeys(self.spent, 0)
+        self.recording = False
+        self._start = (0.0, 0.0)
+        self._timed(Screen, "_on_timer_update", "screen update")
+        self._timed(ReplyView, "_flush", "reply flush")
+        self._timed(threaded.ThreadedStream, "_pump", "reader thread")
+        self._timed(SessionStore, "update", "session saves")
+        gc_started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                gc_started[0] = time.thread_time()
+            elif self.recording:
+                self.spent["gc"] += time.thread_time() - gc_started[0]
+                self.counts["gc"] += 1
+
+        gc.callbacks.append(on_gc)
+
+    def _timed(self, owner: type, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if self.recording:
+                    self.spent[label] += time.thread_time() - started
+                    self.counts[label] += 1
+
+        setattr(owner, name, timed)
+
+    @classmethod
+    def from_env(cls) -> CpuAccount | None:
+        return cls() if os.environ.get("LIU_BENCH_ACCOUNT") else None
+
+    def start(self) -> None:
+        self.recording = True
+        self._start = (time.process_time(), time.thread_time())
+
+    def write(self, tokens: int) -> None:
+        self.recording = False
+        process = time.process_time() - self._start[0]
+        main = time.thread_time() - self._start[1]
+        rows = dict(self.spent)
+        rows["other main thread"] = main - sum(
+            self.spent[label] for label in ("screen update", "reply flush", "session saves")
+        )
+        rows["other threads"] = process - main - self.spent["reader thread"]
+        lines = [f"process CPU {process:.3f} s = {process / tokens * 1000:.3f} s/1k tokens"]
+        for label, seconds in rows.items():
+            count = self.counts.get(label)
+            calls = f" in {count} calls" if count else ""
+            lines.append(f"  {label:18} {seconds:7.3f} s  {seconds / process:6.1%}{calls}")
+        Path(os.environ["LIU_BENCH_ACCOUNT"]).write_text("\n".join(lines) + "\n")
+
+
 def _profiler() -> Any:
     """With LIU_BENCH_PROFILE=FILE, pyinstrument samples the measured reply (not the warm-up)
     and writes its call tree and its top self times to FILE: the app's process alone."""
@@ -460,6 +537,7 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
 
     import_app()
     census = FrameCensus.from_env()
+    account = CpuAccount.from_env()
     app, _, _ = make_app(session=args.session or None, new=not args.session)
     frames = Frames(app)
     probe = ReplyProbe()
@@ -496,12 +574,16 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
         profiler = _profiler()
         if census is not None:
             census.recording = True
+        if account is not None:
+            account.start()
         cpu0, t0 = time.process_time(), time.monotonic()
         press_enter()
         await final.wait(timeout)
         if census is not None:
             census.recording = False
             census.write()
+        if account is not None:
+            account.write(args.tokens)
         if profiler is not None:
             profiler.stop()
             # The tree hides library frames, where most of the time goes (Textual's

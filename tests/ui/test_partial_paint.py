@@ -96,3 +96,88 @@ async def test_every_partial_update_paints_what_a_full_render_shows(
     # Most updates asked the log for a few rows, not all of them (Textual alone asks for
     # every visible row of every widget inside the changed box's containers).
     assert min(log_rows) < height
+
+
+def _fresh_render(compositor: Compositor) -> list[Strip]:
+    """The whole screen rendered from scratch: every widget with empty line caches, so a
+    line a widget kept from before a change cannot hide a missed repaint."""
+    from textual._styles_cache import StylesCache
+
+    widgets = list(compositor.visible_widgets)
+    kept = [widget._styles_cache for widget in widgets]
+    for widget in widgets:
+        widget._styles_cache = StylesCache()
+    try:
+        return compositor.render_strips()
+    finally:
+        for widget, cache in zip(widgets, kept, strict=True):
+            widget._styles_cache = cache
+
+
+async def test_the_terminal_shows_what_a_fresh_render_shows(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep a terminal's screen from the updates alone (full ones, and the changed rows of
+    partial ones). Whenever the app has nothing left to paint (a reply stalled halfway, a
+    reply finished, a key handled), the terminal must equal the whole screen rendered from
+    nothing: a row of the log that changed and was never repainted shows here."""
+    stalls = (30, 90, 160)
+    lab_server.script(
+        *(Reply(text=REPLY, rate=400, stall_after=n, stall_seconds=1.5) for n in stalls),
+        Reply(text=REPLY, rate=0),
+    )
+    tokens = Reply(text=REPLY).text_tokens()
+    terminal: list[Strip] = []
+    updates: list[str] = []
+    render_update = Compositor.render_update
+
+    def emulating(compositor: Compositor, *args: Any, **kwargs: Any) -> Any:
+        update = render_update(compositor, *args, **kwargs)
+        if isinstance(update, ChopsUpdate):
+            updates.append("partial")
+            for y, x1, x2 in update.spans:
+                painted = _painted(update, y, x1, x2)
+                assert painted is not None
+                row = terminal[y]
+                terminal[y] = Strip.join([row.crop(0, x1), painted, row.crop(x2, row.cell_length)])
+        elif update is not None and hasattr(update, "strips"):
+            updates.append("full")
+            terminal[:] = [Strip.join(line) for line in update.strips]
+        return update
+
+    monkeypatch.setattr(Compositor, "render_update", emulating)
+    app = make_app(new=True)
+    wrong: list[str] = []
+
+    async def check(moment: str) -> None:
+        await pilot.pause()
+        await pilot.pause()
+        fresh = _fresh_render(app.screen._compositor)
+        log = chat.log_widget.region  # (the prompt's cursor is drawn apart from its lines)
+        for y, (shown, expected) in enumerate(zip(terminal, fresh, strict=True)):
+            if log.y <= y < log.bottom and _plain(shown) != _plain(expected):
+                wrong.append(f"{moment}, row {y}: {_plain(shown)!r} != {_plain(expected)!r}")
+
+    async with app.run_test(size=(90, 24)) as pilot:
+        chat = app.chat
+        for n in (*stalls, None):
+            chat.input_bar.focus()
+            await pilot.press(*"go", "enter")
+            if n is not None:  # the reply stalls after n tokens: the app goes quiet
+                shown = "".join(tokens[:n])
+
+                def stalled(shown: str = shown) -> bool:
+                    view = chat.live.view if chat.live is not None else None
+                    return view is not None and view.text == shown and not view.pending
+
+                await wait_until(pilot, stalled)
+                await check(f"stalled after {n} tokens")
+            await pilot.app.workers.wait_for_complete()
+            await wait_until(pilot, lambda: chat.live is None)
+            await check(f"reply {n} finished")
+        chat.log_widget.focus()
+        for key in ("up", "up", "pageup", "pageup", "end", "down", "ctrl+s"):
+            await pilot.press(key)
+            await check(f"after {key}")
+    assert updates.count("partial") > 20
+    assert not wrong, "\n".join(wrong[:8])

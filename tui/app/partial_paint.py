@@ -12,10 +12,13 @@ only changed rows were ever written.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Self
 
-from textual._compositor import Compositor
-from textual.geometry import Region
+from textual._compositor import Compositor, ReflowResult
+from textual.geometry import Region, Size
+from textual.map_geometry import MapGeometry
 from textual.strip import Strip
+from textual.widget import Widget
 
 _Renders = Iterable[tuple[Region, Region, list[Strip]]]
 
@@ -42,6 +45,141 @@ def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _R
 _original = Compositor._get_renders
 
 
+# -- after a layout: the rows whose content moved, not every widget whose geometry changed
+
+
+def _grows_at_the_bottom(widget: Widget) -> bool:
+    """Whether the rows above a new bottom edge render as before: true of every widget
+    whose content sits at the top (the blocks of a reply and their containers)."""
+    return widget.styles.content_align_vertical == "top"
+
+
+def _bottom_rows(widget: Widget, old_height: int, new_height: int) -> tuple[int, int]:
+    """The rows (relative to the widget) that a change of height alone repaints: those
+    gained or lost, and the bottom border and padding that moved."""
+    top = max(0, min(old_height, new_height) - widget.styles.gutter.bottom - 1)
+    return top, max(old_height, new_height)
+
+
+def _rows(region: Region) -> set[int]:
+    return set(range(region.y, region.bottom))
+
+
+def _changed_rows(widget: Widget, old: MapGeometry, new: MapGeometry) -> list[Region] | None:
+    """What a change of geometry leaves to repaint, when the widget kept its top edge, its
+    columns and its place in the painting order; None to repaint all of it."""
+    before, after = old.region, new.region
+    if (before.x, before.y, before.width, old.order) != (after.x, after.y, after.width, new.order):
+        return None
+    seen_before, seen_after = old.visible_region, new.visible_region
+    if seen_before and seen_after and (seen_before.x, seen_before.width) != (
+        seen_after.x,
+        seen_after.width,
+    ):
+        return None
+    if before.height != after.height and not _grows_at_the_bottom(widget):
+        return None
+    rows = _rows(seen_before) ^ _rows(seen_after)
+    if before.height != after.height:
+        top, bottom = _bottom_rows(widget, before.height, after.height)
+        rows |= set(range(after.y + top, after.y + bottom))
+    rows &= _rows(seen_before) | _rows(seen_after)
+    columns = seen_after or seen_before
+    runs: list[Region] = []
+    for y in sorted(rows):
+        if runs and runs[-1].bottom == y:
+            last = runs[-1]
+            runs[-1] = Region(last.x, last.y, last.width, last.height + 1)
+        else:
+            runs.append(Region(columns.x, y, columns.width, 1))
+    return runs
+
+
+def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) -> ReflowResult:
+    """`Compositor.reflow`, marking fewer regions dirty.
+
+    Textual repaints the whole visible part of every widget whose geometry changed. When a
+    block is added to a streaming reply, that is its container, the container's container
+    and every block beside it (their container's size is part of their geometry): each
+    layout repainted most of the reply. Here a widget whose region is unchanged repaints
+    nothing, and one that only grew or shrank at the bottom repaints the rows that changed.
+    """
+    dirty = set(compositor._dirty_regions)
+    old_map = compositor._full_map
+    result = _original_reflow(compositor, parent, size)
+    if size.region in compositor._dirty_regions:
+        return result
+    new_map = compositor._full_map
+    for widget in {widget for widget, _ in new_map.items() ^ old_map.items()}:
+        old, new = old_map.get(widget), new_map.get(widget)
+        if old is not None and new is not None:
+            if (old.region, old.clip, old.order) == (new.region, new.clip, new.order):
+                continue
+            runs = _changed_rows(widget, old, new)
+            if runs is not None:
+                dirty.update(runs)
+                continue
+        for geometry in (old, new):
+            if geometry is not None and (seen := geometry.visible_region):
+                dirty.add(seen)
+    compositor._dirty_regions.clear()
+    compositor._dirty_regions.update(dirty)
+    return result
+
+
+_original_reflow = Compositor.reflow
+
+
+def _size_updated_keeping_rows(
+    self: Widget, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+) -> bool:
+    """`Widget._size_updated`; a widget that only grew or shrank at the bottom keeps the
+    lines it rendered above the change (Textual throws all of them away)."""
+    old = self._size
+    resized = old != size
+    if (
+        resized
+        and old.width == size.width
+        and old.height
+        and not self.is_scrollable  # (Textual updates the scrollbars only on a change)
+        and _grows_at_the_bottom(self)
+    ):
+        top, bottom = _bottom_rows(self, old.height, size.height)
+        self._size = size  # so that Textual does not mark every line dirty
+        self._styles_cache.set_dirty(Region(0, top, size.width, bottom - top))
+    return _original_size_updated(self, size, virtual_size, container_size, layout) or resized
+
+
+_original_size_updated = Widget._size_updated
+_size_updated_keeping_rows._liu_once = True  # type: ignore[attr-defined]
+"""(`skip_virtual_size_layouts` wraps `_size_updated` once: this wraps its wrapper.)"""
+
+if TYPE_CHECKING:
+    _Base = Widget
+else:
+    _Base = object
+
+
+class RepaintsWhatMoved(_Base):
+    """For containers that draw nothing but their background: a layout refresh (a child
+    mounted, the reserve renewed, the virtual size changed) does not repaint all of the
+    container. The layout that follows repaints the rows where anything moved, grew or
+    appeared; Textual would repaint every row of it, and of every container around it."""
+
+    def refresh(
+        self, *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
+    ) -> Self:
+        if layout and not regions and not recompose:
+            repaint = False
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+
+
 def paint_changed_rows_only() -> None:
-    """Patch the compositor (idempotent)."""
+    """Patch the compositor and widgets (idempotent; after `skip_virtual_size_layouts`,
+    whose `_size_updated` this one calls)."""
+    global _original_size_updated
     Compositor._get_renders = _rows_only_renders  # type: ignore[assignment,method-assign]
+    Compositor.reflow = _reflow_repainting_less  # type: ignore[assignment,method-assign]
+    if Widget._size_updated is not _size_updated_keeping_rows:
+        _original_size_updated = Widget._size_updated
+        Widget._size_updated = _size_updated_keeping_rows  # type: ignore[method-assign]

@@ -20,6 +20,7 @@ from textual.content import Content
 from textual.dom import DOMNode
 from textual.widgets import Label
 
+from tui.app.partial_paint import RepaintsWhatMoved
 from tui.app.widgets.message_view import BlockChunk, MarkdownBody, MessageView, ReplyView
 from tui.core.session import Message, Role
 
@@ -41,7 +42,7 @@ def _estimated_rows(message: Message, width: int) -> int:
     return 2 + sum(len(line) // width + 1 for line in message.text.splitlines())
 
 
-class MessageLog(VerticalScroll, can_focus=True):
+class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
     """Every message of the session; the newest at the bottom."""
 
     DEFAULT_CSS = """

@@ -40,6 +40,7 @@ from textual.widgets._markdown import (
     MarkdownTable,
 )
 
+from tui.app.partial_paint import RepaintsWhatMoved
 from tui.app.widgets.list_item import ListItemBlock, simple_items, top_level_runs
 from tui.app.widgets.stream_blocks import (
     Block,
@@ -285,7 +286,7 @@ def last_screenful(blocks: Sequence[Block], start: int, width: int, height: int)
     return index
 
 
-class BlockChunk(Widget):
+class BlockChunk(RepaintsWhatMoved, Widget):
     """A run of CHUNK consecutive blocks; far from the viewport it is frozen.
 
     Textual lays out (and keeps in memory) every widget, on screen or not. A frozen chunk
@@ -364,7 +365,7 @@ class BlockChunk(Widget):
             self.refresh(layout=True)
 
 
-class MarkdownBody(Markdown):
+class MarkdownBody(RepaintsWhatMoved, Markdown):
     """A Markdown widget whose blocks are mounted one source block at a time, in chunks."""
 
     DEFAULT_CSS = """
@@ -702,7 +703,7 @@ def header_content(message: Message, *, model: str | None, state: str | None = N
     return Content(" · ").join(parts)
 
 
-class MessageView(Widget, can_focus=True):
+class MessageView(RepaintsWhatMoved, Widget, can_focus=True):
     """A finished message: header, collapsed reasoning, markdown body."""
 
     DEFAULT_CSS = """
