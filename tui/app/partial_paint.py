@@ -4,9 +4,12 @@ For a partial update Textual's compositor takes the box around the changed regio
 every widget whose clip (its container's viewport) overlaps that box for all of its visible
 lines; the lines outside the changed rows are then thrown away. A streaming reply changes a
 few rows of its last block per update, yet the session list, the log, the reply, its body
-and chunks each rendered 35-40 lines a frame. Here each widget is asked only for its rows
-inside the box, and a widget with none is skipped. What reaches the terminal is the same:
-only changed rows were ever written.
+and chunks each rendered 35-40 lines a frame. Here each widget is asked only for the rows in
+which something changed within its columns, and a widget with none is skipped. What reaches
+the terminal is the same: only changed rows were ever written.
+
+After a layout, likewise, only the rows where something moved, grew or appeared are marked
+changed (`_reflow_repainting_less`, `RepaintsWhatMoved`).
 """
 
 from __future__ import annotations
@@ -23,23 +26,80 @@ from textual.widget import Widget
 _Renders = Iterable[tuple[Region, Region, list[Strip]]]
 
 
+_Band = tuple[int, int, tuple[tuple[int, int], ...]]
+"""Rows [start, end) that change in the same columns: ((x1, x2), ...)."""
+
+
+def _bands(regions: Iterable[Region], screen: Region) -> list[_Band]:
+    """The changed regions as bands of rows, each with the columns that change in it."""
+    columns: dict[int, list[tuple[int, int]]] = {}
+    for region in regions:
+        x, y, width, height = region.intersection(screen)
+        for row in range(y, y + height):
+            columns.setdefault(row, []).append((x, x + width))
+    bands: list[_Band] = []
+    for row in sorted(columns):
+        spans = tuple(sorted(set(columns[row])))
+        if bands and bands[-1][1] == row and bands[-1][2] == spans:
+            bands[-1] = (bands[-1][0], row + 1, spans)
+        else:
+            bands.append((row, row + 1, spans))
+    return bands
+
+
+def _widget_rows(visible: Region, bands: list[_Band]) -> list[tuple[int, int]]:
+    """The runs of rows in which some change falls in the widget's visible columns."""
+    left, right, top, bottom = visible.x, visible.right, visible.y, visible.bottom
+    runs: list[tuple[int, int]] = []
+    for start, end, spans in bands:
+        start, end = max(start, top), min(end, bottom)
+        if start >= end or not any(x1 < right and x2 > left for x1, x2 in spans):
+            continue
+        if runs and runs[-1][1] == start:
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
+
+
+_changed: list[Region] | None = None
+"""The regions the partial update under way repaints, for `_rows_only_renders` (Textual
+hands them to `_regions_to_spans` just before it renders)."""
+
+
+def _spans_noting_regions(
+    cls: type[Compositor], regions: Iterable[Region]
+) -> Iterable[tuple[int, int, int]]:
+    """`Compositor._regions_to_spans`, keeping the regions for the render that follows."""
+    global _changed
+    _changed = list(regions)
+    return _original_regions_to_spans(_changed)
+
+
+_original_regions_to_spans = Compositor._regions_to_spans
+_noting_regions = classmethod(_spans_noting_regions)
+
+
 def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _Renders:
-    """`Compositor._get_renders`, each widget's clip cut to the crop's rows."""
+    """`Compositor._get_renders`, each widget asked only for the rows in which something
+    changed within its columns (Textual asks every widget in the box around all changes
+    for all its rows there: a footer and a reply changing together repainted the session
+    list beside the reply)."""
     if crop is None:
         yield from _original(compositor, crop)
         return
-    top, bottom = crop.y, crop.bottom
-    overlaps = crop.overlaps
+    global _changed
+    changed, _changed = _changed, None
+    bands = _bands(changed if changed is not None else [crop], crop)
     for widget, (region, clip) in compositor.visible_widgets.items():
-        if not overlaps(region.intersection(clip)):
-            continue  # no cell of it is in the update
-        # Whole rows: the compositor cuts them where widgets' edges are.
-        clip_top, clip_bottom = max(clip.y, top), min(clip.bottom, bottom)
-        rows = Region(clip.x, clip_top, clip.width, clip_bottom - clip_top)
-        x, y, width, height = region.intersection(rows)
-        if width and height:
-            lines = widget.render_lines(Region(x - region.x, y - region.y, width, height))
-            yield region, rows, lines
+        visible = region.intersection(clip)
+        for top, bottom in _widget_rows(visible, bands):
+            # Whole rows: the compositor cuts them where widgets' edges are.
+            rows = Region(clip.x, top, clip.width, bottom - top)
+            x, y, width, height = region.intersection(rows)
+            if width and height:
+                lines = widget.render_lines(Region(x - region.x, y - region.y, width, height))
+                yield region, rows, lines
 
 
 _original = Compositor._get_renders
@@ -179,6 +239,7 @@ def paint_changed_rows_only() -> None:
     whose `_size_updated` this one calls)."""
     global _original_size_updated
     Compositor._get_renders = _rows_only_renders  # type: ignore[assignment,method-assign]
+    Compositor._regions_to_spans = _noting_regions  # type: ignore[method-assign,assignment]
     Compositor.reflow = _reflow_repainting_less  # type: ignore[assignment,method-assign]
     if Widget._size_updated is not _size_updated_keeping_rows:
         _original_size_updated = Widget._size_updated
