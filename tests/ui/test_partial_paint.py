@@ -13,6 +13,7 @@ from textual.strip import Strip
 
 from tests.server import FakeLLMServer, Reply
 from tests.ui.conftest import MakeApp, wait_until
+from tui.app import partial_paint
 from tui.app.widgets.message_log import MessageLog
 
 REPLY = "\n\n".join(
@@ -98,20 +99,23 @@ async def test_every_partial_update_paints_what_a_full_render_shows(
     assert min(log_rows) < height
 
 
-def _fresh_render(compositor: Compositor) -> list[Strip]:
-    """The whole screen rendered from scratch: every widget with empty line caches, so a
-    line a widget kept from before a change cannot hide a missed repaint."""
+def _fresh_render(compositor: Compositor, monkeypatch: pytest.MonkeyPatch) -> list[Strip]:
+    """The whole screen rendered from scratch, as Textual renders it (every widget, every
+    row), every widget with empty line caches: a line a widget kept from before a change
+    cannot hide a missed repaint."""
     from textual._styles_cache import StylesCache
 
     widgets = list(compositor.visible_widgets)
     kept = [widget._styles_cache for widget in widgets]
     for widget in widgets:
         widget._styles_cache = StylesCache()
-    try:
-        return compositor.render_strips()
-    finally:
-        for widget, cache in zip(widgets, kept, strict=True):
-            widget._styles_cache = cache
+    with monkeypatch.context() as patch:
+        patch.setattr(Compositor, "_get_renders", partial_paint._original)
+        try:
+            return compositor.render_strips()
+        finally:
+            for widget, cache in zip(widgets, kept, strict=True):
+                widget._styles_cache = cache
 
 
 async def test_the_terminal_shows_what_a_fresh_render_shows(
@@ -152,7 +156,7 @@ async def test_the_terminal_shows_what_a_fresh_render_shows(
     async def check(moment: str) -> None:
         await pilot.pause()
         await pilot.pause()
-        fresh = _fresh_render(app.screen._compositor)
+        fresh = _fresh_render(app.screen._compositor, monkeypatch)
         log = chat.log_widget.region  # (the prompt's cursor is drawn apart from its lines)
         for y, (shown, expected) in enumerate(zip(terminal, fresh, strict=True)):
             if log.y <= y < log.bottom and _plain(shown) != _plain(expected):

@@ -80,20 +80,49 @@ _original_regions_to_spans = Compositor._regions_to_spans
 _noting_regions = classmethod(_spans_noting_regions)
 
 
+def _uncovered(
+    runs: list[tuple[int, int]], covered: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """`runs` less the rows in `covered` (both runs of rows, [start, end))."""
+    for cover_top, cover_bottom in covered:
+        kept: list[tuple[int, int]] = []
+        for top, bottom in runs:
+            if cover_bottom <= top or cover_top >= bottom:
+                kept.append((top, bottom))
+                continue
+            if top < cover_top:
+                kept.append((top, cover_top))
+            if cover_bottom < bottom:
+                kept.append((cover_bottom, bottom))
+        runs = kept
+    return runs
+
+
 def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _Renders:
     """`Compositor._get_renders`, each widget asked only for the rows in which something
-    changed within its columns (Textual asks every widget in the box around all changes
-    for all its rows there: a footer and a reply changing together repainted the session
-    list beside the reply)."""
+    changed within its columns, and not for rows that widgets in front of it cover across
+    all its columns.
+
+    Textual asks every widget in the box around all changes for all its rows there: a
+    footer and a reply changing together repainted the session list beside the reply. And
+    every container renders its background under its children, to be thrown away where
+    they cover it: seven containers deep, that was most of the lines of a frame."""
     if crop is None:
         yield from _original(compositor, crop)
         return
     global _changed
     changed, _changed = _changed, None
     bands = _bands(changed if changed is not None else [crop], crop)
-    for widget, (region, clip) in compositor.visible_widgets.items():
+    in_front: list[tuple[int, int, int, int]] = []  # widgets rendered so far: x1, x2, y1, y2
+    for widget, (region, clip) in compositor.visible_widgets.items():  # front to back
         visible = region.intersection(clip)
-        for top, bottom in _widget_rows(visible, bands):
+        runs = _widget_rows(visible, bands)
+        if not runs:
+            continue
+        left, right = visible.x, visible.right
+        covered = [(y1, y2) for x1, x2, y1, y2 in in_front if x1 <= left and x2 >= right]
+        in_front.append((left, right, visible.y, visible.bottom))
+        for top, bottom in _uncovered(runs, covered) if covered else runs:
             # Whole rows: the compositor cuts them where widgets' edges are.
             rows = Region(clip.x, top, clip.width, bottom - top)
             x, y, width, height = region.intersection(rows)
