@@ -185,3 +185,37 @@ async def test_the_terminal_shows_what_a_fresh_render_shows(
             await check(f"after {key}")
     assert updates.count("partial") > 20
     assert not wrong, "\n".join(wrong[:8])
+
+
+def _geometry(y: int, height: int, clip: Region | None = None) -> Any:
+    from textual.geometry import Size, Spacing
+    from textual.map_geometry import MapGeometry
+
+    region = Region(10, y, 40, height)
+    return MapGeometry(
+        region, ((0, 0, 1),), clip or Region(0, 0, 80, 24), Size(40, height), Size(40, 24),
+        region, Spacing(),
+    )  # fmt: skip
+
+
+def test_a_widget_that_grew_at_the_bottom_repaints_only_the_rows_that_changed() -> None:
+    from textual.widget import Widget
+
+    widget = Widget()
+    # 5 -> 7 rows: the two new ones, and the old last row (a bottom edge may have moved).
+    assert partial_paint._changed_rows(widget, _geometry(3, 5), _geometry(3, 7)) == [
+        Region(10, 7, 40, 3)
+    ]
+    # Shrunk: the rows given up, and the new last row.
+    assert partial_paint._changed_rows(widget, _geometry(3, 7), _geometry(3, 5)) == [
+        Region(10, 7, 40, 3)
+    ]
+    # Grown below the clip: nothing that shows changed but the last visible row.
+    clip = Region(0, 0, 80, 8)
+    assert partial_paint._changed_rows(widget, _geometry(3, 5, clip), _geometry(3, 9, clip)) == [
+        Region(10, 7, 40, 1)
+    ]
+    # Moved: all of it.
+    assert partial_paint._changed_rows(widget, _geometry(3, 5), _geometry(4, 5)) is None
+    widget.styles.content_align_vertical = "middle"  # its rows above move too
+    assert partial_paint._changed_rows(widget, _geometry(3, 5), _geometry(3, 7)) is None

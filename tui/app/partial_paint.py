@@ -219,30 +219,6 @@ def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) 
 _original_reflow = Compositor.reflow
 
 
-def _size_updated_keeping_rows(
-    self: Widget, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-) -> bool:
-    """`Widget._size_updated`; a widget that only grew or shrank at the bottom keeps the
-    lines it rendered above the change (Textual throws all of them away)."""
-    old = self._size
-    resized = old != size
-    if (
-        resized
-        and old.width == size.width
-        and old.height
-        and not self.is_scrollable  # (Textual updates the scrollbars only on a change)
-        and _grows_at_the_bottom(self)
-    ):
-        top, bottom = _bottom_rows(self, old.height, size.height)
-        self._size = size  # so that Textual does not mark every line dirty
-        self._styles_cache.set_dirty(Region(0, top, size.width, bottom - top))
-    return _original_size_updated(self, size, virtual_size, container_size, layout) or resized
-
-
-_original_size_updated = Widget._size_updated
-_size_updated_keeping_rows._liu_once = True  # type: ignore[attr-defined]
-"""(`skip_virtual_size_layouts` wraps `_size_updated` once: this wraps its wrapper.)"""
-
 if TYPE_CHECKING:
     _Base = Widget
 else:
@@ -264,12 +240,7 @@ class RepaintsWhatMoved(_Base):
 
 
 def paint_changed_rows_only() -> None:
-    """Patch the compositor and widgets (idempotent; after `skip_virtual_size_layouts`,
-    whose `_size_updated` this one calls)."""
-    global _original_size_updated
+    """Patch the compositor (idempotent)."""
     Compositor._get_renders = _rows_only_renders  # type: ignore[assignment,method-assign]
     Compositor._regions_to_spans = _noting_regions  # type: ignore[method-assign,assignment]
     Compositor.reflow = _reflow_repainting_less  # type: ignore[assignment,method-assign]
-    if Widget._size_updated is not _size_updated_keeping_rows:
-        _original_size_updated = Widget._size_updated
-        Widget._size_updated = _size_updated_keeping_rows  # type: ignore[method-assign]
