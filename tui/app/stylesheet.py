@@ -175,6 +175,8 @@ class MemoStylesheet(Stylesheet):
         styles = self._components.get(key)
         if styles is None:
             super()._process_component_classes(node)
+            if len(self._components) >= MEMO_LIMIT:
+                self._components.clear()
             self._components[key] = dict(node._component_styles)
             return
         old = node._component_styles.copy()
