@@ -13,8 +13,8 @@ from textual.widgets._markdown import MarkdownBullet
 from tests.ui.conftest import wait_until
 from tui.app.widgets.message_log import INITIAL_MESSAGES, MessageLog
 from tui.app.widgets.message_view import (
+    MAX_TAIL_SLACK,
     RESERVE,
-    TAIL_SLACK,
     BlockChunk,
     MarkdownBody,
     MessageView,
@@ -460,4 +460,4 @@ async def test_a_big_block_does_not_push_the_text_off_a_following_log() -> None:
             text_rows = [y for y, row in enumerate(rows) if row.strip()]
             assert text_rows and f"After the fence {step}." in rows[text_rows[-1]]
             blank_below = len(rows) - 1 - text_rows[-1]
-            assert blank_below <= log.size.height // 2 + RESERVE + TAIL_SLACK, rows
+            assert blank_below <= log.size.height // 2 + RESERVE + MAX_TAIL_SLACK, rows

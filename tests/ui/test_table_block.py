@@ -356,3 +356,45 @@ async def test_update_from_sees_style_only_changes() -> None:
         strips = block.render_lines(Region(0, 0, block.region.width, block.region.height))
         (link,) = [s for strip in strips for s in strip if s.text.strip() == "x"]
         assert link.style is not None and "two.example" in str(link.style.meta)
+
+
+async def test_a_growing_tail_table_lays_out_only_when_it_outgrows_its_slack() -> None:
+    from tui.app.widgets.message_view import _grow_in_steps, _stop_growing
+
+    app = TableApp(table(["a", "b"], [["1", "2"]]))
+    async with app.run_test(size=(80, 40)) as pilot:
+        await pilot.pause()
+        markdown = app.query_one(TableMarkdown)
+        block = block_of(app)
+
+        def table_lines() -> int:
+            return len(block.table_visual.lines(block.size.width))
+
+        _grow_in_steps(block)  # as the streaming reply does to its tail
+        block.refresh(layout=True)
+        await pilot.pause()
+        held = block.size.height
+        assert held > table_lines() == 3  # blank lines held below the table
+
+        rows = [["1", "2"]]
+        while table_lines() < held:  # a row is one more line
+            rows.append([str(len(rows)), "x"])
+            (fresh,) = markdown._build_from_source(table(["a", "b"], rows))
+            block.update_from(fresh)
+            assert not block._layout_required  # the new row fits in the held lines
+            await pilot.pause()
+            assert block.size.height == held
+            assert lines_of(block)[table_lines() - 1] == f" {len(rows) - 1} │ x"
+        assert len(rows) > 1
+
+        rows.append(["last", "row"])
+        (fresh,) = markdown._build_from_source(table(["a", "b"], rows))
+        block.update_from(fresh)
+        assert block._layout_required  # outgrown: laid out, holding more lines again
+        await pilot.pause()
+        assert block.size.height > held
+        assert lines_of(block)[table_lines() - 1] == " last │ row"
+
+        _stop_growing(block)  # finished: exactly its lines
+        await pilot.pause()
+        assert block.size.height == table_lines()

@@ -218,16 +218,21 @@ def _once_per_resize(widget: Widget) -> None:
 
 
 TAIL_SLACK = 3
-"""Blank lines a growing text widget holds below its text: a layout (which costs more than
-all the rest of an update) is needed once per that many new lines, not for every line."""
+"""Blank lines a growing widget holds below its text, at least: a layout (which costs more
+than all the rest of an update) is needed once per that many new lines, not for every line."""
+
+MAX_TAIL_SLACK = 6
+"""Blank lines a growing widget holds at most (a quarter of its height, when more than
+TAIL_SLACK): a long code block or table streams many lines an update, and laid out each
+time it outgrew three lines, it cost a layout on most updates."""
 
 
 def _held_content_height(widget: Widget, container: Size, viewport: Size, width: int) -> int:
-    """The widget's content height, grown in steps of TAIL_SLACK lines, never shrinking."""
+    """The widget's content height, grown in steps of a few lines, never shrinking."""
     height = type(widget).get_content_height(widget, container, viewport, width)
     held: int = widget.__dict__.get("_held_height", 0)
     if height > held:
-        held = height + TAIL_SLACK
+        held = height + max(TAIL_SLACK, min(MAX_TAIL_SLACK, height // 4))
         widget.__dict__["_held_height"] = held
     return held
 
@@ -284,6 +289,17 @@ def last_screenful(blocks: Sequence[Block], start: int, width: int, height: int)
         index -= 1
         budget -= estimate_height(blocks[index], width)
     return index
+
+
+def _remove_quietly(widgets: Sequence[Widget]) -> AwaitRemove:
+    """Remove widgets without the layout Textual asks for once they are gone.
+
+    `remove_children` lays the parent out again when the removal completes, and the screen
+    with it. Here that layout changes nothing: the blocks were hidden and laid out of the
+    way already (a reshaped tail), or their chunk holds its height without them (a frozen
+    chunk), and the arrangement of the chunk they left is keyed on its children anyway.
+    A reshaped tail cost two layouts, not one."""
+    return widgets[0].app._prune(*widgets, parent=None)
 
 
 class BlockChunk(RepaintsWhatMoved, Widget):
@@ -345,7 +361,8 @@ class BlockChunk(RepaintsWhatMoved, Widget):
         self._frozen_height = height
         for group in self._groups():
             group.widgets = []
-        self.remove_children()
+        if self.children:
+            _remove_quietly(list(self.children))
 
     def thaw(self) -> None:
         """Render the blocks again from their sources."""
@@ -498,13 +515,13 @@ class MarkdownBody(RepaintsWhatMoved, Markdown):
     @staticmethod
     def remove_blocks_now(widgets: Sequence[Widget], pending: list[Awaitable[None]]) -> None:
         """Hide block widgets at once (the next layout skips them) and remove them."""
-        by_parent: dict[Widget, list[Widget]] = {}
+        hidden: list[Widget] = []
         for widget in widgets:
             if isinstance(widget.parent, Widget):
                 widget.display = False
-                by_parent.setdefault(widget.parent, []).append(widget)
-        for parent, children in by_parent.items():
-            pending.append(parent.remove_children(children))
+                hidden.append(widget)
+        if hidden:
+            pending.append(_remove_quietly(hidden))
 
     async def drop_chunks_after(self, count: int) -> None:
         """Remove chunks no block needs any more (`count` blocks remain)."""
@@ -625,7 +642,7 @@ def _stop_growing(widget: Widget) -> None:
 
 def _tail_widget(widget: MarkdownBlock) -> None:
     """Text blocks updated in place grow in steps (a list item's paragraphs too)."""
-    if isinstance(widget, _IN_PLACE):
+    if isinstance(widget, (*_IN_PLACE, TableBlock)):
         _grow_in_steps(widget)
         return
     _once_per_resize(widget)

@@ -453,9 +453,14 @@ class TableBlock(MarkdownTable):
         if not self.is_mounted:
             return
         width = self.size.width
-        same_height = (
-            old is not None and width > 0 and len(old.lines(width)) == len(new.lines(width))
-        )
+        # A streaming tail holds blank lines below it (`_grow_in_steps` in message_view):
+        # a row that fits in them needs no layout.
+        held = self.__dict__.get("_held_height")
+        lines = len(new.lines(width)) if width > 0 else 0
+        if held is not None:
+            same_height = width > 0 and lines <= held
+        else:
+            same_height = width > 0 and old is not None and len(old.lines(width)) == lines
         if same_height:
             self.refresh()
         else:
