@@ -457,7 +457,45 @@ async def test_a_big_block_does_not_push_the_text_off_a_following_log() -> None:
             await settle(pilot, reply)
             await pilot.pause()
             rows = _screen_text(app).splitlines()[log.region.y : log.region.bottom]
-            text_rows = [y for y, row in enumerate(rows) if row.strip()]
+            width = log.scrollable_content_region.right  # not the scrollbar's thumb
+            text_rows = [y for y, row in enumerate(rows) if row[:width].strip()]
             assert text_rows and f"After the fence {step}." in rows[text_rows[-1]]
             blank_below = len(rows) - 1 - text_rows[-1]
             assert blank_below <= log.size.height // 2 + RESERVE + MAX_TAIL_SLACK, rows
+
+
+async def test_blocks_that_finish_close_together_wait_in_the_tail_and_mount_together() -> None:
+    """Within STRUCTURE_INTERVAL of the last mount, a finished block's text is completed in
+    place and the blocks after it wait; the next update past it mounts them all at once."""
+    import time
+
+    from tui.app.widgets.list_item import ListItemBlock
+
+    def items(reply: ReplyView) -> list[str]:
+        return [_plain(item).strip() for item in reply.query(ListItemBlock)]
+
+    app = LogApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("- on")
+        await settle(pilot, reply)
+        assert items(reply) == ["• on"]
+
+        reply._next_structure = time.monotonic() + 3600  # as if a block had just mounted
+        flushes = reply.flush_count
+        reply.append_text("e\n- two\n- three\n- fo")
+        await wait_until(pilot, lambda: reply.flush_count > flushes)
+        await pilot.pause()
+        assert items(reply) == ["• one"]  # the finished item whole, in the same widget
+        assert reply.pending  # the rest is still to come
+
+        first = reply.query_one(ListItemBlock)
+        reply._next_structure = 0.0  # the interval is over
+        await settle(pilot, reply)
+        assert items(reply) == ["• one", "• two", "• three", "• fo"]
+        assert reply.query(ListItemBlock).first() is first  # kept, as the finished item
+
+        await reply.finish(_reply("- one\n- two\n- three\n- four\n"))
+        await pilot.pause()
+        assert items(reply) == ["• one", "• two", "• three", "• four"]

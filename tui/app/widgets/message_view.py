@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, cast
 from textual.app import ComposeResult
 from textual.await_remove import AwaitRemove
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.events import Mount
 from textual.geometry import Size
 from textual.timer import Timer
@@ -74,6 +75,12 @@ HOLD_MAX = 0.1
 """Longest the screen waits, after an update, for the blocks it mounted: a block mounts over
 several turns of the event loop and each turn would otherwise lay out and paint the screen
 again; held, they appear together in one frame."""
+
+STRUCTURE_INTERVAL = 0.5
+"""Shortest time between updates that change the reply's widgets (a block finished, the
+next one begins): each costs a mount and a layout of the screen, several times what an
+update of the growing text in place costs. Blocks that finish in between (list items of a
+few words) wait, their text complete in the tail, and are mounted together."""
 
 RESERVE = 6
 """Blank lines a streaming reply keeps below its text (at least; two thirds of the log's
@@ -796,7 +803,11 @@ class MessageView(RepaintsWhatMoved, Widget, can_focus=True):
 
     @property
     def body(self) -> MarkdownBody:
-        return self.query_one(".message--body", MarkdownBody)
+        """The body (a child of this view: no query walks the blocks to find it)."""
+        body = self.body_or_none
+        if body is None:
+            raise NoMatches(f"{self!r} has no body yet")
+        return body
 
     @property
     def body_or_none(self) -> MarkdownBody | None:
@@ -850,6 +861,7 @@ class ReplyView(MessageView):
         self._reserved = 0  # min-height that holds the reserve below the text
         self._used = 0  # lines of text at the last update
         self._mounting: list[Widget] = []  # mounted by an update, mount event still to come
+        self._next_structure = 0.0  # no widgets mounted or removed before then
         self.flush_count = 0
 
     def compose(self) -> ComposeResult:
@@ -1060,6 +1072,13 @@ class ReplyView(MessageView):
         to_mount: dict[int, list[MarkdownBlock]] = {}
         start = self._rendered
         tail = self._tail
+        now = time.monotonic()
+        if not final and start < len(finished):
+            if tail is not None and now < self._next_structure:
+                self._complete_tail_in_place(tail, finished[start].source, pending)
+                self._text_dirty = True  # the rest waits for the next update
+                return
+            self._next_structure = now + STRUCTURE_INTERVAL
         if tail is not None and start < len(finished):
             # What the tail showed past its block may start the next tail, if that one is
             # next in the same chunk (the DOM order is the blocks' order).
@@ -1114,6 +1133,17 @@ class ReplyView(MessageView):
         pending.append(chunk.mount_all(new_tail.widgets))
         self._mounting.extend(new_tail.widgets)
         self._tail = new_tail
+
+    def _complete_tail_in_place(
+        self, tail: _Group, source: str, pending: list[Awaitable[None]]
+    ) -> None:
+        """The tail's block has finished but the widgets wait (STRUCTURE_INTERVAL): show
+        its whole text in place, if that needs no other widgets."""
+        if tail.source == source:
+            return
+        complete = self.body.render_block(source, plain=True, tokens=True)
+        if _same_shape(tail.widgets, complete.widgets):
+            self._update_in_place(tail, complete, pending)
 
     def _extend_tail(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> bool:
         """The tail's widgets are the first of the new tail's (the next list item has
