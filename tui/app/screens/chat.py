@@ -28,6 +28,7 @@ from textual.widgets import Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from tui.app.messages import Reply
+from tui.app.warmup import warm_lexers
 from tui.app.widgets.cost_footer import CostFooter, Figures
 from tui.app.widgets.input_bar import NEW_SESSION_KEY, InputBar
 from tui.app.widgets.message_log import MessageLog
@@ -496,6 +497,7 @@ class ChatScreen(Screen[None]):
         self.input_bar.cursor_blink = False
         self._show_figures()
         self._refresh_bindings_soon()
+        warm_lexers()
         self.run_reply(spec, live)
 
     @work(exclusive=True, group="reply", exit_on_error=False)
