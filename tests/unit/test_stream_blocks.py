@@ -154,6 +154,13 @@ def test_sanitize_makes_controls_visible() -> None:
     assert out == "a\u241b[31mred\u2407\n\tb\ufffd"
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=0x2500)))
+def test_sanitize_is_the_translation(text: str) -> None:
+    from tui.app.widgets.stream_blocks import _CONTROL_TABLE
+
+    assert sanitize(text) == text.translate(_CONTROL_TABLE)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.sampled_from(LINES), max_size=40),
