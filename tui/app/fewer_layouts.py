@@ -38,8 +38,8 @@ def _needs_layout(widget: Widget, size: Size, virtual_size: Size) -> bool:
 
 
 def skip_virtual_size_layouts() -> None:
-    """Patch `Widget._size_updated` (idempotent): no second layout for widgets that
-    cannot scroll."""
+    """Patch `Widget._size_updated` (idempotent): a second layout only where
+    `_needs_layout` says so."""
     original = Widget._size_updated
     if getattr(original, "_liu_once", False):
         return
