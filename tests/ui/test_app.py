@@ -100,6 +100,28 @@ async def test_send_and_stream_a_reply(lab_server: FakeLLMServer, make_app: Make
         assert chat.input_bar.text == ""
 
 
+async def test_typing_the_first_prompt_prepares_the_http_client(
+    lab_server: FakeLLMServer, make_app: MakeApp
+) -> None:
+    lab_server.script(Reply(text="Ready."))
+    app = make_app(new=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app._client is None  # not built at start-up: it would slow it down
+        chat = chat_of(app)
+        chat.input_bar.focus()
+        await pilot.press("h", "i")
+        thread = app._client_thread
+        assert thread is not None and thread.name == "liu-client"
+        thread.join(timeout=30)
+        client = app._client
+        assert client is not None
+        assert app.prepare_http_client() is None  # once
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.http_client() is client  # the reply went through it
+        assert read_session(chat.session.session_id).messages[-1].text == "Ready."
+
+
 async def test_streaming_goes_through_the_reply_view(
     lab_server: FakeLLMServer, make_app: MakeApp
 ) -> None:

@@ -832,6 +832,9 @@ class ChatScreen(Screen[None]):
 
     @on(TextArea.Changed, "#prompt")
     def _draft_changed(self) -> None:
+        # A prompt is being written: what its reply will need is made ready meanwhile.
+        self.liu.prepare_http_client()
+        warm_lexers()
         if self._draft_timer is not None:
             self._draft_timer.stop()
         self._draft_timer = self.set_timer(DRAFT_SAVE_DELAY, self._stash_draft)
