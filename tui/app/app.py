@@ -322,17 +322,25 @@ class LiuApp(App[int]):
             return self._client
 
     def prepare_http_client(self) -> threading.Thread | None:
-        """Build the client on a thread while the first prompt is typed, not when it is
-        sent: importing httpx and loading the CA certificates took ~0.1 s of the first
-        reply's wait (0.21-0.26 s from Enter to the first token, from a local server, where
-        the next prompt took 0.04). Once per app; None once started or built."""
+        """Build the client (`_prepare_first_reply`) on a thread while the first prompt is
+        typed, not when it is sent: importing httpx and loading the CA certificates took
+        ~0.1 s of the first reply's wait (0.21-0.26 s from Enter to the first token, from
+        a local server, where the next prompt took 0.04). Once per app; None once started
+        or built."""
         if self._client is not None or self._client_thread is not None:
             return None
         self._client_thread = threading.Thread(
-            target=self.http_client, name="liu-client", daemon=True
+            target=self._prepare_first_reply, name="liu-client", daemon=True
         )
         self._client_thread.start()
         return self._client_thread
+
+    def _prepare_first_reply(self) -> None:
+        """The client, and the session file format (PyYAML's import, ~20 ms): the first
+        prompt creates the session's file before the request goes out."""
+        import tui.core.fileformat  # noqa: F401
+
+        self.http_client()
 
     def retry_policy(
         self, on_retry: Callable[[ProviderError, float, int], None] | None
