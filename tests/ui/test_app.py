@@ -101,8 +101,11 @@ async def test_send_and_stream_a_reply(lab_server: FakeLLMServer, make_app: Make
 
 
 async def test_typing_the_first_prompt_prepares_the_http_client(
-    lab_server: FakeLLMServer, make_app: MakeApp
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tui.app import warmup
+
+    monkeypatch.setattr(warmup, "_thread", None)  # as in a process that sent nothing yet
     lab_server.script(Reply(text="Ready."))
     app = make_app(new=True)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -110,6 +113,7 @@ async def test_typing_the_first_prompt_prepares_the_http_client(
         chat = chat_of(app)
         chat.input_bar.focus()
         await pilot.press("h", "i")
+        assert warmup._thread is not None  # the lexers are being prepared too
         thread = app._client_thread
         assert thread is not None and thread.name == "liu-client"
         thread.join(timeout=30)
