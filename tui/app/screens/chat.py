@@ -28,6 +28,7 @@ from textual.widgets import Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
 from tui.app.messages import Reply
+from tui.app.paint_now import paint_now
 from tui.app.warmup import warm_lexers
 from tui.app.widgets.cost_footer import CostFooter, Figures
 from tui.app.widgets.input_bar import NEW_SESSION_KEY, InputBar
@@ -690,6 +691,7 @@ class ChatScreen(Screen[None]):
         if rate is not None:
             self.footer_figures.update_figures(tokens_per_second=rate)
         self._refresh_bindings_soon()
+        paint_now(self)  # the finished reply and its figures, without waiting for a tick
 
     def on_reply_failed(self, event: Reply.Failed) -> None:
         self.session_list.reload()
