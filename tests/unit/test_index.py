@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tui.core.errors import LiuError
 from tui.core.library import Library
@@ -104,3 +107,50 @@ def test_resolve_takes_any_unique_prefix(liu_home: Path) -> None:
         lib.resolve("aaaa")
     with pytest.raises(LiuError, match="no session"):
         lib.resolve("bbbb")
+
+
+def _indexed(lib: Library) -> list[tuple[object, ...]]:
+    """Every row and the words it is found by, without the row ids (a rebuild renumbers
+    them). Whitespace is not compared: the file format may trim a message's last newline,
+    which FTS's tokenizer never sees anyway."""
+    rows = lib.index.db.execute(
+        "SELECT f.path, f.size, f.session_id, f.title, f.created_at, f.updated_at, "
+        "f.model_id, f.message_count, f.total_cost, f.unpriced, f.error, t.title, t.body "
+        "FROM files f JOIN fts t ON t.rowid = f.id"
+    ).fetchall()
+    return sorted((*row[:-2], str(row[-2]).split(), str(row[-1]).split()) for row in rows)
+
+
+def test_a_write_is_indexed_from_the_session_written_as_a_rebuild_would(
+    liu_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.core import fileformat
+    from tui.core.session import Cost, Usage
+
+    lib = Library.open(liu_home)
+    prompt = "What is 流式输出?  \n\nTrailing spaces  "
+    s = _add(lib, "流式 streaming", prompt, datetime(2026, 1, 1))
+
+    def reply(session: Session) -> None:
+        message = Message(Role.ASSISTANT, datetime(2026, 1, 1, 0, 1), "逐字 token by token.\n")
+        message.usage = Usage(10, 20, 30)
+        message.cost = Cost(0.0004, 0.0006, 0.001)
+        session.messages.append(message)
+        session.model_id = "lab:fake-model"
+
+    parse = fileformat.parse_bytes
+    monkeypatch.setattr(fileformat, "parse_bytes", None)  # a write is not read back
+    lib.store.update(s.session_id, reply)
+    monkeypatch.setattr(fileformat, "parse_bytes", parse)
+    written = _indexed(lib)
+    assert len(written) == 1 and written[0][7] == 2
+    assert lib.index.search("逐字")[0].row.session_id == s.session_id
+    lib.index.rebuild()  # from the files
+    assert _indexed(lib) == written
+
+
+@given(st.text(alphabet="ab 流式输出。ｱカ한글\n", max_size=40))
+def test_split_cjk_spaces_every_cjk_character(text: str) -> None:
+    from tui.core.index import _CJK, split_cjk
+
+    assert split_cjk(text) == re.sub(f"([{_CJK}])", "\u200b\\1\u200b", text)

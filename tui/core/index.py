@@ -18,7 +18,7 @@ import os
 import re
 import sqlite3
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -123,9 +123,19 @@ def _cjk_char() -> re.Pattern[str]:
     return re.compile(f"([{_CJK}])")
 
 
+@functools.cache
+def _cjk_run() -> re.Pattern[str]:
+    return re.compile(f"[{_CJK}]+")
+
+
+def _spaced_run(match: re.Match[str]) -> str:
+    return _ZWSP + (_ZWSP * 2).join(match.group()) + _ZWSP
+
+
 def split_cjk(text: str) -> str:
-    """One token per CJK character, so FTS5's word tokenizer can find runs of them."""
-    return _cjk_char().sub(f"{_ZWSP}\\1{_ZWSP}", text)
+    """One token per CJK character, so FTS5's word tokenizer can find runs of them.
+    (Replaced a run at a time: half the time of a character at a time, on a long reply.)"""
+    return _cjk_run().sub(_spaced_run, text)
 
 
 def join_cjk(text: str) -> str:
@@ -341,8 +351,11 @@ class SessionIndex:
             return row[3] is None
         return self._index_file(Path(path), row[0] if row else None)
 
-    def refresh(self, paths: Iterable[Path]) -> None:
-        """After our own writes: re-index these paths (gone ones are dropped)."""
+    def refresh(
+        self, paths: Iterable[Path], written: Mapping[Path, Session] | None = None
+    ) -> None:
+        """After our own writes: re-index these paths (gone ones are dropped). A session
+        in `written` (what was just written to its path) is not read back and parsed."""
         with self._transaction():
             self._clear_listing()
             for path in paths:
@@ -350,7 +363,7 @@ class SessionIndex:
                     "SELECT id FROM files WHERE path = ?", (str(path),)
                 ).fetchone()
                 if path.exists():
-                    self._index_file(path, row[0] if row else None)
+                    self._index_file(path, row[0] if row else None, (written or {}).get(path))
                 elif row:
                     self._drop(row[0])
 
@@ -375,22 +388,23 @@ class SessionIndex:
         self.db.execute("DELETE FROM files WHERE id = ?", (rid,))
         self.db.execute("DELETE FROM fts WHERE rowid = ?", (rid,))
 
-    def _index_file(self, path: Path, rid: int | None) -> bool:
+    def _index_file(self, path: Path, rid: int | None, written: Session | None = None) -> bool:
         try:
             st = path.stat()
-            data = path.read_bytes()
+            data = b"" if written is not None else path.read_bytes()
         except FileNotFoundError:
             if rid is not None:
                 self._drop(rid)
             return True
-        from tui.core import fileformat  # not needed by a sync that finds nothing changed
-
         error: str | None = None
-        session: Session | None = None
-        try:
-            session = fileformat.parse_bytes(data, str(path)).session
-        except SessionFileError as e:
-            error = str(e)
+        session: Session | None = written
+        if session is None:
+            from tui.core import fileformat  # not needed by a sync that finds nothing new
+
+            try:
+                session = fileformat.parse_bytes(data, str(path)).session
+            except SessionFileError as e:
+                error = str(e)
         if rid is not None:
             self.db.execute("DELETE FROM fts WHERE rowid = ?", (rid,))
         values: tuple[object, ...]

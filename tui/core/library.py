@@ -11,6 +11,7 @@ from tui.core.store import SessionStore
 
 if TYPE_CHECKING:
     from tui.core.fileformat import ParseResult
+    from tui.core.session import Session
 
 
 class Library:
@@ -18,8 +19,11 @@ class Library:
         self.root = root if root is not None else paths.data_dir()
         self.store = SessionStore(self.root)
         self.index = SessionIndex(self.root / "index.sqlite3", self.store.sessions_dir)
-        self.store.on_change.append(lambda path: self.index.refresh([path]))
+        self.store.on_change.append(self._reindex)
         self.last_sync = SyncReport()
+
+    def _reindex(self, path: Path, written: Session | None) -> None:
+        self.index.refresh([path], {path: written} if written is not None else None)
 
     @classmethod
     def open(cls, root: Path | None = None) -> Library:

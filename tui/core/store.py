@@ -95,12 +95,13 @@ class SessionStore:
         self.locks_dir = self.root / "locks"
         self._cache: dict[Path, tuple[FileStamp, Session]] = {}
         self._ready = False
-        # Called with each path written, trashed or restored (the index keeps itself fresh).
-        self.on_change: list[Callable[[Path], None]] = []
+        # Called with each path written (and the session written to it), trashed or
+        # restored (the index keeps itself fresh).
+        self.on_change: list[Callable[[Path, Session | None], None]] = []
 
-    def _changed(self, path: Path) -> None:
+    def _changed(self, path: Path, written: Session | None = None) -> None:
         for hook in self.on_change:
-            hook(path)
+            hook(path, written)
 
     # ------------------------------------------------------------ folders
 
@@ -234,7 +235,7 @@ class SessionStore:
         write_atomic(path, fileformat.write(session).encode("utf-8"))
         self._cache[path] = (FileStamp.of(path), session)
         if notify:
-            self._changed(path)
+            self._changed(path, session)
 
     def create(self, session: Session) -> Path:
         """Write a new session; refuses an id the store already has."""
