@@ -177,6 +177,31 @@ async def test_streaming_goes_through_the_reply_view(
 # -------------------------------------------------------------------- stop and continue
 
 
+async def test_the_footer_count_changes_with_the_text_it_counts(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The footer's estimate is updated when the reply's text is put on screen, in the same
+    turn, so that one frame paints both (a message would be handled after that frame)."""
+    counted: list[int | None] = []
+    render = ReplyView._render_pending
+
+    def render_pending(view: ReplyView) -> None:
+        render(view)
+        if view.text:
+            counted.append(chat_of(view.app).footer_figures.figures.completion_tokens)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ReplyView, "_render_pending", render_pending)
+    lab_server.script(Reply(tokens=40, stall_after=5, stall_seconds=0.6))
+    app = make_app(new=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_and_send(pilot, "go")
+        chat = chat_of(app)
+        await wait_until(pilot, lambda: live_text(chat).startswith("w0 w1 w2 w3 w4"))
+        assert counted and counted[0]  # the first text came with its count
+        assert chat.footer_figures.figures.streaming
+        await settle(pilot)
+
+
 async def test_stop_mid_stream_with_escape_then_continue(
     lab_server: FakeLLMServer, make_app: MakeApp
 ) -> None:

@@ -19,25 +19,12 @@ from tui.core.session import Session, Usage
 
 
 class Reply:
-    """Namespace: `Reply.TokensArrived` is handled by `on_reply_tokens_arrived`."""
+    """Namespace: `Reply.Finished` is handled by `on_reply_finished`."""
 
     @dataclass
     class Started(Message):
         session_id: str
         model_id: str
-
-    @dataclass
-    class TokensArrived(Message):
-        """A coalesced tick while text streams: estimated tokens so far and the rate."""
-
-        session_id: str
-        completion_tokens: int  # estimated with `estimate_tokens`
-        tokens_per_second: float | None
-
-    @dataclass
-    class ReasoningArrived(Message):
-        session_id: str
-        reasoning_tokens: int  # estimated
 
     @dataclass
     class UsageUpdated(Message):
@@ -73,8 +60,6 @@ class Reply:
 
 # The names the brief and the design use, for readers grepping for them.
 ReplyStarted = Reply.Started
-TokensArrived = Reply.TokensArrived
-ReasoningArrived = Reply.ReasoningArrived
 UsageUpdated = Reply.UsageUpdated
 ReplyRetrying = Reply.Retrying
 ReplyFinished = Reply.Finished

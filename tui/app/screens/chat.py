@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from tui.core.turn import TurnSpec
 
 LIST_FOLD_WIDTH = 100  # below this many columns the session list starts folded away
-TICK = 0.5  # seconds between footer updates while a reply streams: each is a frame of its own
+TICK = 0.5  # seconds between footer updates while a reply streams (with the text's frames)
 DRAFT_SAVE_DELAY = 1.0
 CRASH = Status("interrupted", "crash")
 
@@ -207,6 +207,7 @@ class ChatScreen(Screen[None]):
 
     async def on_mount(self) -> None:
         self._fold_list(self.app.size.width)
+        self.log_widget.on_reply_text = self._reply_text_shown
         app = self.liu
         target: str | None = None
         if app.start_session:
@@ -535,8 +536,7 @@ class ChatScreen(Screen[None]):
                     live.text.append(event.text)
                     live.text_estimate.add(event.text)
                     if live.view is not None:
-                        live.view.append_text(event.text)
-                    self._tick(live)
+                        live.view.append_text(event.text)  # the footer follows its frames
                 elif isinstance(event, ReplyReasoning):
                     if live.first_token_at is None:
                         live.first_token_at = app.monotonic()
@@ -623,17 +623,30 @@ class ChatScreen(Screen[None]):
         return last if last is not None and last.role is Role.ASSISTANT else None
 
     def _tick(self, live: LiveReply) -> None:
+        """The footer's estimate of the streaming reply's tokens and rate, at most every
+        TICK: called when the reply's new text is put on screen (`MessageLog.on_reply_text`),
+        so that one frame paints both, or as reasoning arrives (before any text)."""
         now = self.liu.monotonic()
-        if now - live.last_tick < TICK:
+        if now - live.last_tick < TICK or not self._on_screen(live.session_id):
             return
         live.last_tick = now
         completion = live.text_estimate.tokens
-        self.post_message(
-            Reply.TokensArrived(live.session_id, completion, self._rate(live, completion))
-        )
-        if live.reasoning:
-            reasoning = live.reasoning_estimate.tokens
-            self.post_message(Reply.ReasoningArrived(live.session_id, reasoning))
+        rate = self._rate(live, completion)
+        figures = self.footer_figures.figures
+        if figures.estimated or not figures.completion_tokens:
+            self.footer_figures.update_figures(
+                completion_tokens=completion,
+                tokens_per_second=rate,
+                estimated=True,
+                streaming=True,
+                has_reply=True,
+            )
+        else:
+            self.footer_figures.update_figures(tokens_per_second=rate)
+
+    def _reply_text_shown(self) -> None:
+        if self.live is not None and self.live.view is not None:
+            self._tick(self.live)
 
     # ------------------------------------------------------------ what the worker posts
 
@@ -642,24 +655,6 @@ class ChatScreen(Screen[None]):
 
     def on_reply_started(self, event: Reply.Started) -> None:
         pass  # start_reply refreshed the keys already
-
-    def on_reply_tokens_arrived(self, event: Reply.TokensArrived) -> None:
-        if not self._on_screen(event.session_id):
-            return
-        figures = self.footer_figures.figures
-        if figures.estimated or not figures.completion_tokens:
-            self.footer_figures.update_figures(
-                completion_tokens=event.completion_tokens,
-                tokens_per_second=event.tokens_per_second,
-                estimated=True,
-                streaming=True,
-                has_reply=True,
-            )
-        else:
-            self.footer_figures.update_figures(tokens_per_second=event.tokens_per_second)
-
-    def on_reply_reasoning_arrived(self, event: Reply.ReasoningArrived) -> None:
-        pass  # the ReplyView shows the reasoning; its tokens count in the provider's figures
 
     def on_reply_usage_updated(self, event: Reply.UsageUpdated) -> None:
         if not self._on_screen(event.session_id):

@@ -9,6 +9,7 @@ the bottom at no cost; while not, a hint says new text arrived below.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import ClassVar
 
@@ -75,6 +76,10 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
         self._loading_older = False
         self._ready = False
         self._reply: ReplyView | None = None
+        # Called when new text of the streaming reply is put on screen, for what goes with
+        # it (the footer's count): changed at once, the same frame paints both. (A message
+        # would be handled after that frame, and cost one of its own.)
+        self.on_reply_text: Callable[[], None] | None = None
         self._virtualize_pending = False
         self._virtualize_again = False
         self._width = 0
@@ -188,6 +193,8 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
         if not self.following:
             self._hint(True)
         self._schedule_virtualize()
+        if self.on_reply_text is not None:
+            self.on_reply_text()
 
     # -- virtualizing: chunks far from the viewport are frozen --------------------------
     def _schedule_virtualize(self) -> None:
