@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.widgets import Label, Static
@@ -499,3 +500,41 @@ async def test_blocks_that_finish_close_together_wait_in_the_tail_and_mount_toge
         await reply.finish(_reply("- one\n- two\n- three\n- four\n"))
         await pilot.pause()
         assert items(reply) == ["• one", "• two", "• three", "• four"]
+
+
+async def test_a_new_width_draws_again_only_the_chunks_near_the_viewport(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A frozen chunk's height holds for one width. Resized (the terminal, or the session
+    list folded), the far ones keep their height as a guess and are drawn when scrolled
+    to: drawing them all again took 4.6 s of CPU for a 100,000-token reply."""
+    text = "".join(f"Paragraph {i} of a long answer.\n\n" for i in range(300))
+    thawed: list[BlockChunk] = []
+    thaw = BlockChunk.thaw
+
+    def counted_thaw(chunk: BlockChunk) -> None:
+        if chunk.frozen:
+            thawed.append(chunk)
+        thaw(chunk)
+
+    monkeypatch.setattr(BlockChunk, "thaw", counted_thaw)
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        await log.show_session([_reply(text)], session_model="test:model")
+        await wait_until(pilot, lambda: "Paragraph 299 of a long answer." in _screen_text(app))
+        log.focus()
+        await pilot.press("home")  # draw every chunk on the way up: they freeze behind
+        await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))
+        await pilot.press("end")
+        await wait_until(pilot, lambda: "Paragraph 299 of a long answer." in _screen_text(app))
+        body = log.views[-1].body
+        frozen = [chunk for chunk in body.chunks if chunk.frozen and not chunk.estimated]
+        assert len(frozen) > 10
+        thawed.clear()
+        await pilot.resize_terminal(90, 40)
+        await wait_until(pilot, lambda: "Paragraph 299 of a long answer." in _screen_text(app))
+        await pilot.pause(0.1)
+        assert len(thawed) < 6  # at most those near the viewport, not all of them
+        await pilot.press("home")
+        await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))

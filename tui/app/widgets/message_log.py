@@ -268,12 +268,16 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
         return bodies
 
     def on_resize(self, event: events.Resize) -> None:
-        """Frozen heights hold for one width only."""
+        """Frozen heights hold for one width only: at another, they are a guess, and the
+        chunks near the viewport are drawn again (`_virtualize`), not every chunk (on a
+        long session that drew every message whole, and the first resize, at start-up,
+        drew the chunks that had just been composed cold)."""
         if event.size.width != self._width:
+            if self._width:
+                for body in self._bodies():
+                    for chunk in body.chunks:
+                        chunk.estimated = chunk.estimated or chunk.frozen
             self._width = event.size.width
-            for body in self._bodies():
-                for chunk in body.chunks:
-                    chunk.thaw()
         self._schedule_virtualize()
 
     def action_scroll_to_end(self) -> None:
