@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 from textual.app import App, ComposeResult
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Label, Static
 from textual.widgets._markdown import MarkdownBullet
 
@@ -17,6 +18,7 @@ from tui.app.widgets.message_view import (
     MAX_TAIL_SLACK,
     RESERVE,
     BlockChunk,
+    ChunkRun,
     MarkdownBody,
     MessageView,
     ReplyView,
@@ -76,8 +78,13 @@ def _plain(widget: object) -> str:
 
 
 def _dump(body: MarkdownBody) -> list[tuple[str, str]]:
-    """What a body shows: every widget's type and text, in order."""
-    return [(type(w).__name__, _plain(w)) for w in body.walk_children()]
+    """What a body shows: every block widget's type and text, in order (how the blocks are
+    grouped into chunks and runs of chunks is not what it shows)."""
+    return [
+        (type(w).__name__, _plain(w))
+        for w in body.walk_children()
+        if not isinstance(w, BlockChunk | ChunkRun)
+    ]
 
 
 def _screen_text(app: App[None]) -> str:
@@ -342,9 +349,16 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
         body = reply.body
         assert any(chunk.estimated for chunk in body.chunks)
         assert all(not chunk.children for chunk in body.chunks if chunk.estimated)
-        # Mounted at once, in order, and all before the spare chunk that follows them.
-        in_dom = [child for child in body.children if child in body.chunks]
-        assert in_dom == body.chunks and body.children[len(body.chunks)] not in body.chunks
+        # Mounted at once, in order, and all before the spare chunk that follows them; the
+        # cold ones in runs that leave them out of the layout.
+        in_dom: list[Widget] = []
+        for child in body.children:
+            in_dom.extend(child.children if isinstance(child, ChunkRun) else [child])
+        assert in_dom[: len(body.chunks)] == body.chunks
+        assert in_dom[len(body.chunks)] not in body.chunks  # the spare
+        runs = [child for child in body.children if isinstance(child, ChunkRun)]
+        assert runs and all(run.closed for run in runs)
+        assert all(chunk.region.height == 0 for run in runs for chunk in run.chunks)
         assert f"Paragraph {count - 2} of the fast reply." in _screen_text(app)
         await reply.finish(_reply(text))
         await pilot.pause()
@@ -538,3 +552,30 @@ async def test_a_new_width_draws_again_only_the_chunks_near_the_viewport(
         assert len(thawed) < 6  # at most those near the viewport, not all of them
         await pilot.press("home")
         await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))
+
+
+async def test_far_frozen_chunks_are_left_out_of_the_layout_in_runs() -> None:
+    """Cold chunks are mounted in runs; a closed run is one blank widget as tall as its
+    chunks, which are not laid out. Scrolled near, it opens and its chunks are drawn;
+    frozen and far again, it closes."""
+    text = "".join(f"Paragraph {i} of a long answer.\n\n" for i in range(600))
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        await log.show_session([_reply(text)], session_model="test:model")
+        await wait_until(pilot, lambda: "Paragraph 599 of a long answer." in _screen_text(app))
+        body = log.views[-1].body
+        runs = [child for child in body.children if isinstance(child, ChunkRun)]
+        assert len(runs) > 1 and all(run.closed for run in runs)
+        laid_out = app.screen._compositor.widgets
+        assert not any(chunk in laid_out for run in runs for chunk in run.chunks)
+        for run in runs:
+            assert run.outer_size.height == sum(chunk._frozen_height for chunk in run.chunks)
+        log.focus()
+        await pilot.press("home")
+        await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))
+        assert not runs[0].closed and _live(body.chunks[0])
+        await pilot.press("end")
+        await wait_until(pilot, lambda: "Paragraph 599 of a long answer." in _screen_text(app))
+        await wait_until(pilot, lambda: runs[0].closed)
+        assert not _live(body.chunks[0])

@@ -19,10 +19,17 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.dom import DOMNode
+from textual.geometry import Region
 from textual.widgets import Label
 
 from tui.app.partial_paint import RepaintsWhatMoved
-from tui.app.widgets.message_view import BlockChunk, MarkdownBody, MessageView, ReplyView
+from tui.app.widgets.message_view import (
+    BlockChunk,
+    ChunkRun,
+    MarkdownBody,
+    MessageView,
+    ReplyView,
+)
 from tui.core.session import Message, Role
 
 INITIAL_MESSAGES = 20
@@ -219,19 +226,36 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
         margin = viewport.height
         top, bottom = viewport.y - margin, viewport.bottom + margin
         guessed: list[tuple[BlockChunk, int]] = []  # thawed above the viewport, height a guess
+
+        def near(region: Region) -> bool:
+            return region.bottom >= top and region.y <= bottom
+
         for body in self._bodies():
-            chunks = body.chunks
-            for chunk in chunks[:-1]:
-                region = chunk.region
-                if not region:
-                    continue
-                near = region.bottom >= top and region.y <= bottom
-                if near:
-                    if chunk.estimated and region.bottom <= viewport.y:
-                        guessed.append((chunk, region.height))
-                    chunk.thaw()
+            last = body.chunks[-1]
+            for child in body.children:
+                if isinstance(child, ChunkRun):
+                    if child.closed:
+                        if child.region and near(child.region):
+                            child.open()  # its chunks are laid out by the next refresh
+                            self._schedule_virtualize()
+                        continue
+                    chunks = child.chunks
+                elif isinstance(child, BlockChunk):
+                    chunks = [child]
                 else:
-                    chunk.freeze()
+                    continue
+                for chunk in chunks:
+                    region = chunk.region
+                    if chunk is last or not region:
+                        continue
+                    if near(region):
+                        if chunk.estimated and region.bottom <= viewport.y:
+                            guessed.append((chunk, region.height))
+                        chunk.thaw()
+                    else:
+                        chunk.freeze()
+                if isinstance(child, ChunkRun) and not near(child.region):
+                    child.close()
         if guessed and not self.following:
             self.call_after_refresh(self._keep_place_after_thaw, guessed)
 
