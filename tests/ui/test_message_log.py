@@ -579,3 +579,48 @@ async def test_far_frozen_chunks_are_left_out_of_the_layout_in_runs() -> None:
         await wait_until(pilot, lambda: "Paragraph 599 of a long answer." in _screen_text(app))
         await wait_until(pilot, lambda: runs[0].closed)
         assert not _live(body.chunks[0])
+
+
+async def test_chunks_frozen_behind_a_reply_read_as_it_streamed_are_packed_in_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks drawn as the reply streamed, then frozen as they scrolled away, go into
+    closed runs too (stand-ins of the same heights), RUN at a time; the log's height does
+    not change, and scrolling back draws them. (A chunk frozen before the layout of its
+    last blocks kept a short height: the log was 12 lines short until it was drawn.)"""
+    from tui.app.fewer_layouts import skip_virtual_size_layouts
+    from tui.app.widgets import message_view
+
+    skip_virtual_size_layouts()  # as the app runs: a chunk may be frozen out of date
+    monkeypatch.setattr(message_view, "RUN", 4)
+    paragraphs = [f"Paragraph {i} of a reply read as it came.\n\n" for i in range(100)]
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        for start in range(0, len(paragraphs), 10):
+            reply.append_text("".join(paragraphs[start : start + 10]))
+            await settle(pilot, reply)  # each piece drawn: nothing is left cold
+        text = "".join(paragraphs)
+        await reply.finish(_reply(text))
+        await wait_until(pilot, lambda: "Paragraph 99 of" in _screen_text(app))
+        body = reply.body
+        await wait_until(
+            pilot, lambda: any(isinstance(child, ChunkRun) for child in body.children)
+        )
+        await pilot.pause(0.3)  # the reserve below the reply is let go
+        height = log.virtual_size.height
+        runs = [child for child in body.children if isinstance(child, ChunkRun)]
+        assert all(run.closed and len(run.chunks) == 4 for run in runs)
+        assert not any(chunk.estimated for run in runs for chunk in run.chunks)
+        in_dom: list[Widget] = []
+        for child in body.children:
+            in_dom.extend(child.children if isinstance(child, ChunkRun) else [child])
+        assert [c for c in in_dom if isinstance(c, BlockChunk) and c.display] == body.chunks
+        log.focus()
+        await pilot.press("home")
+        await wait_until(pilot, lambda: "Paragraph 0 of a reply" in _screen_text(app))
+        assert not runs[0].closed
+        await pilot.press("end")
+        await wait_until(pilot, lambda: "Paragraph 99 of" in _screen_text(app))
+        assert log.virtual_size.height == height  # the stand-ins held the drawn heights

@@ -232,6 +232,7 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
 
         for body in self._bodies():
             last = body.chunks[-1]
+            far: list[BlockChunk] = []
             for child in body.children:
                 if isinstance(child, ChunkRun):
                     if child.closed:
@@ -252,17 +253,22 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
                         if chunk.estimated and region.bottom <= viewport.y:
                             guessed.append((chunk, region.height))
                         chunk.thaw()
+                    elif chunk.freeze():
+                        far.append(chunk)
                     else:
-                        chunk.freeze()
+                        self._schedule_virtualize()  # after the layout it waits for
                 if isinstance(child, ChunkRun) and not near(child.region):
                     child.close()
+            body.pack_frozen(far)
         if guessed and not self.following:
             self.call_after_refresh(self._keep_place_after_thaw, guessed)
 
     def _keep_place_after_thaw(self, guessed: list[tuple[BlockChunk, int]]) -> None:
         """Chunks above the viewport drawn for the first time had estimated heights: keep
         what the user is reading where it was."""
-        delta = sum(chunk.outer_size.height - height for chunk, height in guessed)
+        delta = sum(
+            chunk.outer_size.height - height for chunk, height in guessed if chunk.is_attached
+        )
         if self.scroll_target_y > 0:  # on the way to the very top (Home), the top is the place
             self._shift_view(delta)
 

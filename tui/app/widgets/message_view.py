@@ -360,17 +360,28 @@ class BlockChunk(RepaintsWhatMoved, Widget):
         start = self.index * CHUNK
         return self.markdown_body.groups[start : start + CHUNK]
 
-    def freeze(self) -> None:
-        """Drop the block widgets, keep the height (valid until the width changes)."""
+    def freeze(self) -> bool:
+        """Drop the block widgets, keep the height (valid until the width changes); False
+        when that has to wait for the next layout.
+
+        Not while its height is out of date: blocks mounted in it since it was last laid
+        out (a sync flush does not wait for their mount, whose parent refresh would lay the
+        chunk out again) reach below it. Frozen, it would keep the short height and the
+        log its short length until the chunk is drawn again; it is laid out first."""
         height = self.outer_size.height
         if self.frozen or height <= 0 or not self.is_mounted:
-            return
+            return True
+        bottom = self.region.bottom
+        if any(not child.region or child.region.bottom > bottom for child in self.children):
+            self.refresh(layout=True)
+            return False
         self.frozen = True
         self._frozen_height = height
         for group in self._groups():
             group.widgets = []
         if self.children:
             _remove_quietly(list(self.children))
+        return True
 
     def thaw(self) -> None:
         """Render the blocks again from their sources."""
@@ -589,6 +600,40 @@ class MarkdownBody(RepaintsWhatMoved, Markdown):
             pending.append(self.mount_all(runs, before=self._spare))
         else:
             pending.append(self.mount_all(runs))
+
+    def pack_frozen(self, far: Sequence[BlockChunk]) -> None:
+        """Put each RUN consecutive frozen chunks of `far` that are this body's children
+        (chunks drawn, then frozen as they scrolled away: a reply read as it streamed) into
+        a closed run, as the cold ones are: stand-ins of the same heights take their place.
+        The stand-ins and the run join the DOM at once and the old chunks are hidden, so
+        the layout that follows sees the same heights."""
+        wanted = set(far)
+        streak: list[BlockChunk] = []
+        for child in list(self.children):
+            if (
+                isinstance(child, BlockChunk)
+                and child in wanted
+                and child.frozen
+                and child.is_mounted
+                and not child.children
+            ):
+                streak.append(child)
+                if len(streak) == RUN:
+                    self._pack(streak)
+                    streak = []
+            else:
+                streak = []
+
+    def _pack(self, chunks: list[BlockChunk]) -> None:
+        stand_ins = []
+        for chunk in chunks:
+            stand_in = BlockChunk.cold(self, chunk.index, chunk._frozen_height)
+            stand_in.estimated = chunk.estimated
+            self.chunks[chunk.index] = stand_in
+            stand_ins.append(stand_in)
+            chunk.display = False
+        self.mount(ChunkRun(*stand_ins), before=chunks[0])
+        _remove_quietly(chunks)
 
     @staticmethod
     def remove_blocks_now(widgets: Sequence[Widget], pending: list[Awaitable[None]]) -> None:
