@@ -404,7 +404,7 @@ class BlockChunk(RepaintsWhatMoved, Widget):
 
 
 RUN = 32
-"""Cold chunks a run holds (256 blocks): a run opens whole when the user scrolls near it."""
+"""Frozen chunks a run holds (256 blocks): a run opens whole when the user scrolls near."""
 
 
 class ChunkRun(RepaintsWhatMoved, Widget):
