@@ -131,6 +131,9 @@ BAD_INPUTS = [
     (b"---\nsession_id: a\n---\n\n## Tool (2026-01-31 10:53:09)\nx\n", 5, "unknown role 'Tool'"),
     (b"---\nsession_id: a\n---\n\n## User (2026-13-31 10:53:09)\nx\n", 5, "bad timestamp"),
     (b"---\nsession_id: a\n---\n\n## User (yesterday)\nx\n", 5, "bad timestamp"),
+    # ISO forms that `datetime.fromisoformat` would read, but that are not the format's.
+    (b"---\nsession_id: a\n---\n\n## User (2026-01-31T10:53:09)\nx\n", 5, "bad timestamp"),
+    (b"---\nsession_id: a\n---\n## User (2026-01-31 10:53:09+01:00)\n", 4, "bad timestamp"),
     (b"---\nsession_id: a\ntitle: cut", 1, "never closed"),
     (b"---\nsession_id: a\n---\nstray text\n## User (2026-01-31 10:53:09)\n", 4, "text before"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, "binary file"),
