@@ -353,7 +353,7 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
         # cold ones in runs that leave them out of the layout.
         in_dom: list[Widget] = []
         for child in body.children:
-            in_dom.extend(child.children if isinstance(child, ChunkRun) else [child])
+            in_dom.extend(child.chunks if isinstance(child, ChunkRun) else [child])
         assert in_dom[: len(body.chunks)] == body.chunks
         assert in_dom[len(body.chunks)] not in body.chunks  # the spare
         runs = [child for child in body.children if isinstance(child, ChunkRun)]
@@ -555,9 +555,9 @@ async def test_a_new_width_draws_again_only_the_chunks_near_the_viewport(
 
 
 async def test_far_frozen_chunks_are_left_out_of_the_layout_in_runs() -> None:
-    """Cold chunks are mounted in runs; a closed run is one blank widget as tall as its
-    chunks, which are not laid out. Scrolled near, it opens and its chunks are drawn;
-    frozen and far again, it closes."""
+    """Cold chunks go into runs; a closed run is one blank widget as tall as its chunks,
+    which are neither mounted (until it first opens) nor laid out. Scrolled near, it opens
+    and its chunks are drawn; frozen and far again, it closes."""
     text = "".join(f"Paragraph {i} of a long answer.\n\n" for i in range(600))
     app = LogApp()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -569,12 +569,14 @@ async def test_far_frozen_chunks_are_left_out_of_the_layout_in_runs() -> None:
         assert len(runs) > 1 and all(run.closed for run in runs)
         laid_out = app.screen._compositor.widgets
         assert not any(chunk in laid_out for run in runs for chunk in run.chunks)
+        assert not any(chunk.is_mounted for run in runs for chunk in run.chunks)  # not yet
         for run in runs:
             assert run.outer_size.height == sum(chunk._frozen_height for chunk in run.chunks)
         log.focus()
         await pilot.press("home")
         await wait_until(pilot, lambda: "Paragraph 0 of a long answer." in _screen_text(app))
         assert not runs[0].closed and _live(body.chunks[0])
+        assert all(chunk.is_mounted for chunk in runs[0].chunks)
         await pilot.press("end")
         await wait_until(pilot, lambda: "Paragraph 599 of a long answer." in _screen_text(app))
         await wait_until(pilot, lambda: runs[0].closed)
@@ -615,7 +617,7 @@ async def test_chunks_frozen_behind_a_reply_read_as_it_streamed_are_packed_in_ru
         assert not any(chunk.estimated for run in runs for chunk in run.chunks)
         in_dom: list[Widget] = []
         for child in body.children:
-            in_dom.extend(child.children if isinstance(child, ChunkRun) else [child])
+            in_dom.extend(child.chunks if isinstance(child, ChunkRun) else [child])
         assert [c for c in in_dom if isinstance(c, BlockChunk) and c.display] == body.chunks
         log.focus()
         await pilot.press("home")

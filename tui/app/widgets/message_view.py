@@ -327,6 +327,7 @@ class BlockChunk(RepaintsWhatMoved, Widget):
     """ + _BLOCK_CSS.format("BlockChunk")
 
     frozen = False
+    run: ChunkRun | None = None
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
@@ -387,8 +388,8 @@ class BlockChunk(RepaintsWhatMoved, Widget):
         """Render the blocks again from their sources."""
         if not self.frozen:
             return
-        if isinstance(self.parent, ChunkRun):
-            self.parent.open()
+        if self.run is not None:
+            self.run.open()  # mounts this chunk, if the run had not yet
         self.frozen = False
         self.estimated = False
         widgets: list[MarkdownBlock] = []
@@ -413,9 +414,10 @@ class ChunkRun(RepaintsWhatMoved, Widget):
     Textual arranges every widget of the screen at each layout, on screen or not, and a
     frozen chunk is still a widget: in a session holding a 100,000-token reply (~320 cold
     chunks) one layout of the screen took 16.8 ms against 0.5 ms in an empty one, and a
-    reply streamed below it pays that at every layout. Closed, a run is a leaf: its chunks
-    stay mounted but are left out of the layout. It opens when one of its chunks thaws
-    (the user scrolled near) and closes again when they are all frozen and it is far.
+    reply streamed below it pays that at every layout. Closed, a run is a leaf, and its
+    chunks are left out of the layout; they are mounted only when it first opens (320
+    mounts took ~50 ms of a 100k reply's end). It opens when one of its chunks thaws (the
+    user scrolled near) and closes again when they are all frozen and it is far.
     """
 
     DEFAULT_CSS = """
@@ -426,6 +428,12 @@ class ChunkRun(RepaintsWhatMoved, Widget):
     """
 
     closed = True
+
+    def __init__(self, chunks: Sequence[BlockChunk]) -> None:
+        super().__init__()
+        self._chunks = list(chunks)
+        for chunk in self._chunks:
+            chunk.run = self
 
     def _size_updated(
         self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
@@ -438,7 +446,12 @@ class ChunkRun(RepaintsWhatMoved, Widget):
 
     @property
     def chunks(self) -> list[BlockChunk]:
-        return [child for child in self.children if isinstance(child, BlockChunk)]
+        return self._chunks
+
+    def drop(self, chunks: Sequence[BlockChunk]) -> None:
+        """Forget chunks that are not mounted (the mounted ones are removed as widgets)."""
+        gone = set(chunks)
+        self._chunks = [chunk for chunk in self._chunks if chunk not in gone]
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Closed, the sum of its frozen chunks' heights: what they take laid out."""
@@ -452,6 +465,9 @@ class ChunkRun(RepaintsWhatMoved, Widget):
     def open(self) -> None:
         if self.closed:
             self.closed = False
+            unmounted = [chunk for chunk in self._chunks if chunk.parent is None]
+            if unmounted and self.is_attached:
+                self.mount_all(unmounted)
             self.refresh(layout=True)
 
     def close(self) -> None:
@@ -462,7 +478,7 @@ class ChunkRun(RepaintsWhatMoved, Widget):
 
 
 def _cold_runs(chunks: Sequence[BlockChunk]) -> list[ChunkRun]:
-    return [ChunkRun(*chunks[start : start + RUN]) for start in range(0, len(chunks), RUN)]
+    return [ChunkRun(chunks[start : start + RUN]) for start in range(0, len(chunks), RUN)]
 
 
 class MarkdownBody(RepaintsWhatMoved, Markdown):
@@ -632,7 +648,7 @@ class MarkdownBody(RepaintsWhatMoved, Markdown):
             self.chunks[chunk.index] = stand_in
             stand_ins.append(stand_in)
             chunk.display = False
-        self.mount(ChunkRun(*stand_ins), before=chunks[0])
+        self.mount(ChunkRun(stand_ins), before=chunks[0])
         _remove_quietly(chunks)
 
     @staticmethod
@@ -653,13 +669,15 @@ class MarkdownBody(RepaintsWhatMoved, Markdown):
         del self.chunks[keep:]
         by_parent: dict[Widget, list[Widget]] = {}
         for chunk in extra:
+            if chunk.run is not None:
+                chunk.run.drop([chunk])
             if isinstance(chunk.parent, Widget):
                 by_parent.setdefault(chunk.parent, []).append(chunk)
         for parent, children in by_parent.items():
-            if isinstance(parent, ChunkRun) and len(children) == len(parent.children):
-                await parent.remove()  # a run of nothing but these
-            else:
-                await parent.remove_children(children)
+            await parent.remove_children(children)
+        for run in self.query_children(ChunkRun):
+            if not run.chunks:
+                await run.remove()  # a run of nothing but those
 
     async def remove_blocks(self, widgets: Sequence[Widget]) -> None:
         """Remove block widgets, wherever in the chunks they are."""
