@@ -558,19 +558,22 @@ async def test_far_frozen_chunks_are_left_out_of_the_layout_in_runs() -> None:
     """Cold chunks go into runs; a closed run is one blank widget as tall as its chunks,
     which are neither mounted (until it first opens) nor laid out. Scrolled near, it opens
     and its chunks are drawn; frozen and far again, it closes."""
-    text = "".join(f"Paragraph {i} of a long answer.\n\n" for i in range(600))
+    text = "".join(f"Paragraph {i} of a long answer.\n\n" for i in range(900))
     app = LogApp()
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(MessageLog)
         await log.show_session([_reply(text)], session_model="test:model")
-        await wait_until(pilot, lambda: "Paragraph 599 of a long answer." in _screen_text(app))
+        await wait_until(pilot, lambda: "Paragraph 899 of a long answer." in _screen_text(app))
         body = log.views[-1].body
         runs = [child for child in body.children if isinstance(child, ChunkRun)]
-        assert len(runs) > 1 and all(run.closed for run in runs)
+        # All closed but, maybe, the one next to the screen: within a screen of it, it may
+        # have opened already to draw its last chunks.
+        closed = [run for run in runs if run.closed]
+        assert len(runs) > 2 and runs[:-1] == closed[: len(runs) - 1]
         laid_out = app.screen._compositor.widgets
-        assert not any(chunk in laid_out for run in runs for chunk in run.chunks)
-        assert not any(chunk.is_mounted for run in runs for chunk in run.chunks)  # not yet
-        for run in runs:
+        assert not any(chunk in laid_out for run in closed for chunk in run.chunks)
+        assert not any(chunk.is_mounted for run in closed for chunk in run.chunks)  # not yet
+        for run in closed:
             assert run.outer_size.height == sum(chunk._frozen_height for chunk in run.chunks)
         log.focus()
         await pilot.press("home")
@@ -578,7 +581,7 @@ async def test_far_frozen_chunks_are_left_out_of_the_layout_in_runs() -> None:
         assert not runs[0].closed and _live(body.chunks[0])
         assert all(chunk.is_mounted for chunk in runs[0].chunks)
         await pilot.press("end")
-        await wait_until(pilot, lambda: "Paragraph 599 of a long answer." in _screen_text(app))
+        await wait_until(pilot, lambda: "Paragraph 899 of a long answer." in _screen_text(app))
         await wait_until(pilot, lambda: runs[0].closed)
         assert not _live(body.chunks[0])
 

@@ -390,6 +390,8 @@ class BlockChunk(RepaintsWhatMoved, Widget):
             return
         if self.run is not None:
             self.run.open()  # mounts this chunk, if the run had not yet
+            if not self.is_attached:
+                return  # the run is not in the DOM yet: thawed once it is, and opens
         self.frozen = False
         self.estimated = False
         widgets: list[MarkdownBlock] = []
@@ -463,12 +465,13 @@ class ChunkRun(RepaintsWhatMoved, Widget):
         return Blank(self.background_colors[1])
 
     def open(self) -> None:
-        if self.closed:
-            self.closed = False
-            unmounted = [chunk for chunk in self._chunks if chunk.parent is None]
-            if unmounted and self.is_attached:
-                self.mount_all(unmounted)
-            self.refresh(layout=True)
+        if not self.closed or not self.is_attached:
+            return
+        self.closed = False
+        unmounted = [chunk for chunk in self._chunks if chunk.parent is None]
+        if unmounted:
+            self.mount_all(unmounted)
+        self.refresh(layout=True)
 
     def close(self) -> None:
         """Leave the chunks out of the layout again: only when all of them are frozen."""
