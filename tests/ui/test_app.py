@@ -174,9 +174,6 @@ async def test_streaming_goes_through_the_reply_view(
         assert read_session(chat.session.session_id).messages[-1].text.rstrip().endswith("w39")
 
 
-# -------------------------------------------------------------------- stop and continue
-
-
 async def test_the_footer_count_changes_with_the_text_it_counts(
     lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,6 +197,9 @@ async def test_the_footer_count_changes_with_the_text_it_counts(
         assert counted and counted[0]  # the first text came with its count
         assert chat.footer_figures.figures.streaming
         await settle(pilot)
+
+
+# -------------------------------------------------------------------- stop and continue
 
 
 async def test_stop_mid_stream_with_escape_then_continue(

@@ -450,10 +450,9 @@ class ChunkRun(RepaintsWhatMoved, Widget):
     def chunks(self) -> list[BlockChunk]:
         return self._chunks
 
-    def drop(self, chunks: Sequence[BlockChunk]) -> None:
-        """Forget chunks that are not mounted (the mounted ones are removed as widgets)."""
-        gone = set(chunks)
-        self._chunks = [chunk for chunk in self._chunks if chunk not in gone]
+    def drop(self, chunk: BlockChunk) -> None:
+        """Forget a chunk (if mounted, it is removed as a widget besides)."""
+        self._chunks.remove(chunk)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         """Closed, the sum of its frozen chunks' heights: what they take laid out."""
@@ -673,7 +672,7 @@ class MarkdownBody(RepaintsWhatMoved, Markdown):
         by_parent: dict[Widget, list[Widget]] = {}
         for chunk in extra:
             if chunk.run is not None:
-                chunk.run.drop([chunk])
+                chunk.run.drop(chunk)
             if isinstance(chunk.parent, Widget):
                 by_parent.setdefault(chunk.parent, []).append(chunk)
         for parent, children in by_parent.items():
