@@ -374,6 +374,34 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
         assert _live(first) and not first.estimated
 
 
+async def test_a_final_text_shorter_than_the_stream_drops_chunks_and_runs() -> None:
+    """When the saved message is shorter than what streamed (the final render differs),
+    the chunks past its end go, in runs or not, and a run left empty goes too."""
+    text = "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(400))
+    app = LogApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        await pilot.pause()
+        for i in range(0, len(text), 40):
+            reply.append_text(text[i : i + 40])  # no pause: the early chunks stay cold
+        await settle(pilot, reply)
+        body = reply.body
+        runs = [child for child in body.children if isinstance(child, ChunkRun)]
+        assert len(runs) > 1
+        short = "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(20))
+        await reply.finish(_reply(short.rstrip()))
+        await pilot.pause()
+        assert [g.source.strip() for g in body.groups] == [
+            f"Paragraph {i} of the fast reply." for i in range(20)
+        ]
+        assert len(body.chunks) == 3
+        left = [child for child in body.children if isinstance(child, ChunkRun)]
+        assert all(run.chunks for run in left) and len(left) < len(runs)
+        assert sum(len(run.chunks) for run in left) <= 3
+        await wait_until(pilot, lambda: "Paragraph 19 of the fast reply." in _screen_text(app))
+
+
 def _fence_styled(view: MessageView) -> list[bool]:
     """Per fence of the view: is its code highlighted (more than the one plain style)?"""
     from tui.app.widgets.message_view import CodeFence

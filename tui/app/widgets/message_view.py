@@ -1460,6 +1460,10 @@ class ReplyView(MessageView):
             groups.append(group)
             chunk = await body.chunk_for(index)
             await chunk.mount_all(group.widgets)
+        if body.chunks:
+            # The log never draws the last chunk again (it is the streaming tail's): one
+            # that stayed cold in the stream and now ends the message is drawn here.
+            body.chunks[-1].thaw()
 
     async def fail(self, error_line: str, message: Message | None) -> None:
         """Keep the partial text, mark it interrupted, and say what went wrong and what to do."""
