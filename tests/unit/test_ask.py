@@ -217,6 +217,25 @@ def test_malformed_event_is_reported_and_the_partial_kept(
     assert reply.text == "w0 w1 w2 " and reply.status is not None
 
 
+def test_a_lone_surrogate_in_an_event_is_replaced_and_the_reply_kept(
+    lab: FakeLLMServer, liu_home: Path
+) -> None:
+    """JSON may escape half a UTF-16 pair; such text cannot be written as UTF-8."""
+    head = '{"id":"x","object":"chat.completion.chunk","created":0,"model":"m",'
+    events = [
+        '"choices":[{"index":0,"delta":{"content":"ab\\ud800cd"}}]}',
+        '"choices":[{"index":0,"delta":{"content":" \\ud83d\\ude00 ef"}}]}',
+        '"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x":NaN}',
+    ]
+    body = "".join(f"data: {head}{event}\n\n" for event in events) + "data: [DONE]\n\n"
+    lab.script(Reply(raw_body=body.encode(), content_type="text/event-stream"))
+    r = ask("hi")
+    assert r.returncode == 0 and "Traceback" not in r.stderr
+    assert r.stdout == "ab\ufffdcd \U0001f600 ef\n"
+    reply = only_session(liu_home).messages[-1]
+    assert reply.text == "ab\ufffdcd \U0001f600 ef" and reply.status is None
+
+
 def test_multibyte_characters_split_across_chunks_arrive_whole(
     lab: FakeLLMServer, liu_home: Path
 ) -> None:
