@@ -7,13 +7,23 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.server import FakeLLMServer, Reply, running_server
 from tui.config import Settings
 from tui.core.errors import SessionBusy
 from tui.core.session import Role, Session, Status
 from tui.core.store import SessionStore
-from tui.core.turn import ReplyFailed, ReplyFinished, TurnEvent, TurnSpec, run_turn
+from tui.core.turn import (
+    ReplyFailed,
+    ReplyFinished,
+    TokenEstimate,
+    TurnEvent,
+    TurnSpec,
+    estimate_tokens,
+    run_turn,
+)
 
 
 @pytest.fixture
@@ -107,3 +117,18 @@ async def test_model_switch_mid_session_records_each_model(
     costs = [m.cost.total_cost for m in s.messages if m.cost]
     assert costs[0] == 0.0 and costs[1] is not None and costs[1] > 0
     assert s.totals().cost == pytest.approx(costs[1])
+
+
+ANY_CHARACTER = st.characters(max_codepoint=0x10FFFF, blacklist_categories=("Cs",))
+
+
+@given(st.lists(st.text(alphabet=ANY_CHARACTER)))
+def test_the_running_estimate_counts_wide_characters_as_each_a_token(parts: list[str]) -> None:
+    """Every character from U+2E80 on (CJK and beyond) counts as a token of its own."""
+    estimate = TokenEstimate()
+    for part in parts:
+        estimate.add(part)
+    text = "".join(parts)
+    wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
+    assert (estimate.chars, estimate.wide) == (len(text), wide)
+    assert estimate.tokens == estimate_tokens(text) == (len(text) - wide + 3) // 4 + wide
