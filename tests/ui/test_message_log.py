@@ -22,6 +22,7 @@ from tui.app.widgets.message_view import (
     MarkdownBody,
     MessageView,
     ReplyView,
+    update_interval,
 )
 from tui.core.session import Cost, Message, Role, Status, Usage
 
@@ -505,6 +506,16 @@ async def test_a_big_block_does_not_push_the_text_off_a_following_log() -> None:
             assert text_rows and f"After the fence {step}." in rows[text_rows[-1]]
             blank_below = len(rows) - 1 - text_rows[-1]
             assert blank_below <= log.size.height // 2 + RESERVE + MAX_TAIL_SLACK, rows
+
+
+def test_streaming_updates_are_spaced_to_keep_the_display_within_5_percent_of_a_core() -> None:
+    """What an update cycle costs sets the time to the next one: at 100 tokens/s a cycle
+    here costs ~15 ms, so 4 updates a second; a cheap one may go up to 8, never faster;
+    a costly one waits no more than a quarter second (the text must keep moving)."""
+    assert update_interval(0.015) == pytest.approx(0.25)
+    assert update_interval(0.010) == pytest.approx(0.2)
+    assert update_interval(0.002) == pytest.approx(1 / 8)
+    assert update_interval(0.5) == pytest.approx(0.25)
 
 
 async def test_blocks_that_finish_close_together_wait_in_the_tail_and_mount_together() -> None:
