@@ -118,6 +118,18 @@ async def settle(pilot: object, reply: ReplyView) -> None:
     await pilot.pause()  # type: ignore[attr-defined]
 
 
+def _fast_paragraphs(count: int) -> str:
+    return "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(count))
+
+
+async def _stream_in_one_update(pilot: object, reply: ReplyView, text: str) -> None:
+    """All of `text` with no pause between pieces (a reply arriving flat out): one update
+    gets it all, and the chunks before the last screenful stay cold."""
+    for i in range(0, len(text), 40):
+        reply.append_text(text[i : i + 40])
+    await settle(pilot, reply)
+
+
 async def _stream(pilot: object, reply: ReplyView, text: str, size: int = 7) -> None:
     for i in range(0, len(text), size):
         reply.append_text(text[i : i + size])
@@ -338,15 +350,13 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
     from tui.app.widgets.message_view import CHUNK
 
     count = max(CHUNK * 4, 128)  # whole chunks before the last screenful
-    text = "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(count))
+    text = _fast_paragraphs(count)
     app = LogApp()
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
         await pilot.pause()
-        for i in range(0, len(text), 40):
-            reply.append_text(text[i : i + 40])  # no pause: one update gets it all
-        await settle(pilot, reply)
+        await _stream_in_one_update(pilot, reply, text)
         body = reply.body
         assert any(chunk.estimated for chunk in body.chunks)
         assert all(not chunk.children for chunk in body.chunks if chunk.estimated)
@@ -378,19 +388,17 @@ async def test_text_faster_than_drawn_leaves_unseen_chunks_cold() -> None:
 async def test_a_final_text_shorter_than_the_stream_drops_chunks_and_runs() -> None:
     """When the saved message is shorter than what streamed (the final render differs),
     the chunks past its end go, in runs or not, and a run left empty goes too."""
-    text = "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(400))
+    text = _fast_paragraphs(400)
     app = LogApp()
     async with app.run_test(size=(120, 40)) as pilot:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
         await pilot.pause()
-        for i in range(0, len(text), 40):
-            reply.append_text(text[i : i + 40])  # no pause: the early chunks stay cold
-        await settle(pilot, reply)
+        await _stream_in_one_update(pilot, reply, text)
         body = reply.body
         runs = [child for child in body.children if isinstance(child, ChunkRun)]
         assert len(runs) > 1
-        short = "".join(f"Paragraph {i} of the fast reply.\n\n" for i in range(20))
+        short = _fast_paragraphs(20)
         await reply.finish(_reply(short.rstrip()))
         await pilot.pause()
         assert [g.source.strip() for g in body.groups] == [
