@@ -23,10 +23,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-BATCH_WINDOW = 0.04
-"""Longest the reader waits, after handing over a batch, to collect the next one: shorter
-than a frame of the screen (8 a second), so nothing shows later than it would. The body's
-end is handed over at once."""
+BATCH_WINDOW = 0.1
+"""Longest the loop waits, after taking a batch, to collect the next one. Each batch wakes
+the loop and passes through every layer (httpx, the wire, the engine) once: at 100 tokens/s
+and 40 ms, `liu ask` alone cost 0.23-0.27 CPU-s per 1,000 tokens, at 100 ms 0.15-0.16. The
+screen shows a streaming reply 4 to 8 times a second: a token waits at most this much more,
+less than one update of the screen. The body's end is handed over at once."""
 
 MAX_BATCH = 64 * 1024
 """Most bytes handed over at once: a server that sends faster than the reply is drawn gets
