@@ -402,13 +402,14 @@ def make_app(**kwargs: Any) -> tuple[LiuApp, float, float]:
 
 
 class FrameCensus:
-    """With LIU_BENCH_FRAMES=FILE: for every frame of the measured reply, what it cost to
-    compose, which widget classes were rendered (lines each: every widget a dirty region
-    touches renders all its visible lines) and the dirty regions. One line per frame."""
+    """With LIU_BENCH_FRAMES=FILE: for every screen update of the measured reply, one line:
+    its CPU time in all, whether it laid out the screen, and for each paint in it, what the
+    paint cost, which widget classes it rendered (lines each) and the dirty regions."""
 
     def __init__(self) -> None:
         import textual._compositor as compositor
         import textual._styles_cache as styles_cache
+        from textual.screen import Screen
 
         self.lines: list[str] = []
         self.recording = False
@@ -421,19 +422,33 @@ class FrameCensus:
             rendered[name] = rendered.get(name, 0) + crop.height
             return render_widget(cache, widget, crop)
 
+        painted: list[str] = []
+
         def timed_partial_update(comp: Any) -> Any:
             regions = [tuple(region) for region in comp._dirty_regions]
-            start = time.process_time()
+            start = time.thread_time()
             update = partial_update(comp)
-            if self.recording:
-                ms = (time.process_time() - start) * 1000
-                widgets = sorted(rendered.items(), key=lambda item: -item[1])
-                self.lines.append(f"{ms:6.1f} ms  {widgets}  dirty={regions}")
+            ms = (time.thread_time() - start) * 1000
+            widgets = sorted(rendered.items(), key=lambda item: -item[1])
+            painted.append(f"paint {ms:5.1f} ms  {widgets}  dirty={regions}")
             rendered.clear()
             return update
 
+        def timed_screen_update(screen: Any) -> None:
+            kind = "paint"
+            if screen._layout_required or screen._scroll_required:
+                kind = "layout" if screen._layout_required else "scroll"
+            start = time.thread_time()
+            screen_update(screen)
+            ms = (time.thread_time() - start) * 1000
+            if self.recording:
+                self.lines.append(f"{ms:6.1f} ms {kind:6}  " + ("; ".join(painted) or "nothing"))
+            painted.clear()
+
+        screen_update = Screen._on_timer_update
         styles_cache.StylesCache.render_widget = counting_render_widget  # type: ignore[method-assign]
         compositor.Compositor.render_partial_update = timed_partial_update  # type: ignore[method-assign]
+        Screen._on_timer_update = timed_screen_update  # type: ignore[method-assign]
 
     @classmethod
     def from_env(cls) -> FrameCensus | None:
