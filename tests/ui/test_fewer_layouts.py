@@ -30,6 +30,11 @@ async def test_a_second_layout_only_where_the_scroll_offset_may_move() -> None:
         size, virtual = log._size, log.virtual_size
         assert virtual.height == 40
 
+        # At offset zero nothing can be clamped: no second layout whatever changed.
+        assert not _needs_layout(log, size, Size(virtual.width, virtual.height - 5))
+        assert not _needs_layout(log, Size(size.width, size.height + 2), virtual)
+        log.scroll_to(y=10, animate=False)
+        await pilot.pause()
         # Content that grew in the same viewport (a streaming reply): no second layout.
         assert not _needs_layout(log, size, Size(virtual.width, virtual.height + 5))
         # Content that shrank, or a viewport that changed: the offset may be clamped.

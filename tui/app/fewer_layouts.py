@@ -33,8 +33,9 @@ def _needs_layout(widget: Widget, size: Size, virtual_size: Size) -> bool:
     scrolling widget whose content shrank or whose viewport changed (its scroll offset
     is clamped to the new range, and the first layout placed its children at the old
     one). Content that grew inside the same viewport, a streaming reply in the log, moves
-    nothing: the scrollbar is updated without a layout."""
-    if not _scrolls(widget):
+    nothing: the scrollbar is updated without a layout. Nor does anything move at offset
+    zero, the least there is: a code block (it scrolls sideways) shown for the first time."""
+    if not _scrolls(widget) or not (widget.scroll_x or widget.scroll_y):
         return False
     old = widget.virtual_size
     shrank = virtual_size.height < old.height or virtual_size.width < old.width
