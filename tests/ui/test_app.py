@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import gc
 import json
 import os
 import stat
@@ -19,7 +18,6 @@ from textual.widgets import Label
 
 from tests.server import FakeLLMServer, Reply
 from tests.ui.conftest import MakeApp, lab_config, wait_until, write_config
-from tui import gc_tuning
 from tui.app import app as app_module
 from tui.app.app import LiuApp, load_theme_file, load_themes
 from tui.app.clipboard import clipboard_sequence, osc52, wrap_for_multiplexer
@@ -152,36 +150,6 @@ async def test_the_finished_reply_is_painted_without_waiting_for_a_tick(
         await settle(pilot)
         assert left_to_paint == [False]
         assert chat_of(app).log_widget.views[-1].message.text == "Done and dusted."
-
-
-async def test_no_garbage_collection_between_a_replys_end_and_its_frame(
-    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """From the end of the stream to the frame that shows the finished reply the cyclic
-    collector waits (a full collection with a long reply alive took 20-60 ms of that lag),
-    and it runs again once that frame is painted."""
-    collecting: list[tuple[str, bool]] = []
-    finish = ReplyView.finish
-    handled = ChatScreen.on_reply_finished
-
-    async def finishing(view: ReplyView, message: Message) -> None:
-        collecting.append(("finish", gc.isenabled()))
-        await finish(view, message)
-
-    def on_reply_finished(screen: ChatScreen, event: Any) -> None:
-        handled(screen, event)
-        collecting.append(("after the frame", gc.isenabled()))
-
-    monkeypatch.setattr(ReplyView, "finish", finishing)
-    monkeypatch.setattr(ChatScreen, "on_reply_finished", on_reply_finished)
-    lab_server.script(Reply(tokens=30))
-    app = make_app(new=True)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await type_and_send(pilot, "go")
-        await settle(pilot)
-        assert collecting == [("finish", False), ("after the frame", True)]
-        gc_tuning.hold()  # as if the app quit between a reply's end and its frame
-    assert gc.isenabled()
 
 
 async def test_streaming_goes_through_the_reply_view(
@@ -762,7 +730,9 @@ def test_env_is_clean() -> None:
 def test_the_app_collects_young_garbage_less_often_and_freezes_start_up_objects(
     make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tui import cli
+    import gc
+
+    from tui import cli, gc_tuning
 
     monkeypatch.setattr(gc_tuning, "_frozen", False)
     before = gc.get_threshold()
