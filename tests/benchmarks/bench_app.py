@@ -4,7 +4,7 @@
     .venv/bin/python tests/benchmarks/bench_app.py --quick       # 1 run, no 100k, no cold start
     .venv/bin/python tests/benchmarks/bench_app.py --cases fast-4k,start-10k --reps 5 --json r.json
     LIU_BENCH_PROFILE=FILE ... --cases paced-4k --reps 1   # pyinstrument: tree and self times
-    LIU_BENCH_FRAMES=FILE ... --cases paced-4k --reps 1    # per frame: cost, widgets, dirty regions
+    LIU_BENCH_FRAMES=FILE ... --cases paced-4k --reps 1    # per screen update: CPU, kind, paints
     LIU_BENCH_ACCOUNT=FILE ... --cases paced-4k --reps 1   # CPU by where it went (no profiler)
 
 Drives the real `LiuApp` with `App.run_test(size=(120, 40))`. Every run is a fresh Python
@@ -422,24 +422,33 @@ class FrameCensus:
             rendered[name] = rendered.get(name, 0) + crop.height
             return render_widget(cache, widget, crop)
 
-        painted: list[str] = []
+        painted: list[str] = []  # the paints of the screen update under way
+        in_update = [False]
 
         def timed_partial_update(comp: Any) -> Any:
             regions = [tuple(region) for region in comp._dirty_regions]
             start = time.thread_time()
             update = partial_update(comp)
             ms = (time.thread_time() - start) * 1000
-            widgets = sorted(rendered.items(), key=lambda item: -item[1])
-            painted.append(f"paint {ms:5.1f} ms  {widgets}  dirty={regions}")
+            if self.recording:
+                widgets = sorted(rendered.items(), key=lambda item: -item[1])
+                line = f"paint {ms:5.1f} ms  {widgets}  dirty={regions}"
+                if in_update[0]:
+                    painted.append(line)
+                else:  # deferred out of a batch update: after its screen update
+                    self.lines.append(f"{ms:6.1f} ms later   {line}")
             rendered.clear()
             return update
 
         def timed_screen_update(screen: Any) -> None:
-            kind = "paint"
-            if screen._layout_required or screen._scroll_required:
-                kind = "layout" if screen._layout_required else "scroll"
+            layout, scroll = screen._layout_required, screen._scroll_required
+            kind = "layout" if layout else "scroll" if scroll else "paint"
             start = time.thread_time()
-            screen_update(screen)
+            in_update[0] = True
+            try:
+                screen_update(screen)
+            finally:
+                in_update[0] = False
             ms = (time.thread_time() - start) * 1000
             if self.recording:
                 self.lines.append(f"{ms:6.1f} ms {kind:6}  " + ("; ".join(painted) or "nothing"))
