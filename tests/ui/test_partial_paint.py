@@ -8,8 +8,11 @@ from typing import Any
 import pytest
 from rich.segment import Segment
 from textual._compositor import ChopsUpdate, Compositor
+from textual.app import App, ComposeResult
+from textual.containers import VerticalScroll
 from textual.geometry import Region
 from textual.strip import Strip
+from textual.widgets import Static
 
 from tests.server import FakeLLMServer, Reply
 from tests.ui.conftest import MakeApp, wait_until
@@ -118,19 +121,9 @@ def _fresh_render(compositor: Compositor, monkeypatch: pytest.MonkeyPatch) -> li
                 widget._styles_cache = cache
 
 
-async def test_the_terminal_shows_what_a_fresh_render_shows(
-    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Keep a terminal's screen from the updates alone (full ones, and the changed rows of
-    partial ones). Whenever the app has nothing left to paint (a reply stalled halfway, a
-    reply finished, a key handled), the terminal must equal the whole screen rendered from
-    nothing: a row of the log that changed and was never repainted shows here."""
-    stalls = (30, 90, 160)
-    lab_server.script(
-        *(Reply(text=REPLY, rate=400, stall_after=n, stall_seconds=1.5) for n in stalls),
-        Reply(text=REPLY, rate=0),
-    )
-    tokens = Reply(text=REPLY).text_tokens()
+def _emulate_terminal(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Strip], list[str]]:
+    """A terminal's rows, kept from the screen updates alone (full ones, and the changed
+    rows of partial ones), and the kind of each update."""
     terminal: list[Strip] = []
     updates: list[str] = []
     render_update = Compositor.render_update
@@ -150,6 +143,65 @@ async def test_the_terminal_shows_what_a_fresh_render_shows(
         return update
 
     monkeypatch.setattr(Compositor, "render_update", emulating)
+    return terminal, updates
+
+
+def _text(strips: list[Strip]) -> list[str]:
+    return ["".join(segment.text for segment in strip) for strip in strips]
+
+
+class _Lines(partial_paint.RepaintsWhatMoved, VerticalScroll):
+    pass
+
+
+class _LinesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        with _Lines():
+            for i in range(30):
+                yield Static(f"line {i}", id=f"line-{i}")
+
+
+async def test_lines_that_moved_are_repainted_when_the_map_was_rebuilt_since_the_paint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a scroll Textual rebuilds its map of widgets lazily, on the next look-up of a
+    widget's place. A line mounted meanwhile, and the lines it pushed down, then stand at
+    their new places in the map that the next layout compares with, so that layout saw
+    nothing move: the lines below the new one kept their old text on the terminal."""
+    partial_paint.paint_changed_rows_only()
+    terminal, updates = _emulate_terminal(monkeypatch)
+    app = _LinesApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        lines = app.query_one(_Lines)
+        lines.scroll_to(y=3, animate=False)
+        await pilot.pause()
+        assert _text(terminal)[0].startswith("line 3")
+        new = Static("new line")
+        with app.batch_update():  # no layout until the batch ends
+            await lines.mount(new, before="#line-5")
+            assert new.region  # the look-up rebuilds the map, with the new line in it
+        await pilot.pause()
+        await pilot.pause()
+        shown = _text(terminal)
+        assert shown == _text(_fresh_render(app.screen._compositor, monkeypatch))
+        assert [row.rstrip() for row in shown[1:4]] == ["line 4", "new line", "line 5"]
+    assert "partial" in updates  # the lines were repainted in part, not the whole screen
+
+
+async def test_the_terminal_shows_what_a_fresh_render_shows(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep a terminal's screen from the updates alone (full ones, and the changed rows of
+    partial ones). Whenever the app has nothing left to paint (a reply stalled halfway, a
+    reply finished, a key handled), the terminal must equal the whole screen rendered from
+    nothing: a row of the log that changed and was never repainted shows here."""
+    stalls = (30, 90, 160)
+    lab_server.script(
+        *(Reply(text=REPLY, rate=400, stall_after=n, stall_seconds=1.5) for n in stalls),
+        Reply(text=REPLY, rate=0),
+    )
+    tokens = Reply(text=REPLY).text_tokens()
+    terminal, updates = _emulate_terminal(monkeypatch)
     app = make_app(new=True)
     wrong: list[str] = []
 

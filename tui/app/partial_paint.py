@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Self
+from weakref import WeakKeyDictionary
 
 from textual._compositor import Compositor, ReflowResult
 from textual.geometry import Region, Size
@@ -107,6 +108,7 @@ def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _R
     footer and a reply changing together repainted the session list beside the reply. And
     every container renders its background under its children, to be thrown away where
     they cover it: seven containers deep, that was most of the lines of a frame."""
+    _painted[compositor] = dict(compositor.visible_widgets)
     if crop is None:
         yield from _original(compositor, crop)
         return
@@ -132,6 +134,9 @@ def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _R
 
 
 _original = Compositor._get_renders
+
+_painted: WeakKeyDictionary[Compositor, dict[Widget, tuple[Region, Region]]] = WeakKeyDictionary()
+"""Where each visible widget stood (region, clip) when the screen was last painted."""
 
 
 # -- after a layout: the rows whose content moved, not every widget whose geometry changed
@@ -161,9 +166,14 @@ def _changed_rows(widget: Widget, old: MapGeometry, new: MapGeometry) -> list[Re
     if (before.x, before.y, before.width, old.order) != (after.x, after.y, after.width, new.order):
         return None
     seen_before, seen_after = old.visible_region, new.visible_region
-    if seen_before and seen_after and (seen_before.x, seen_before.width) != (
-        seen_after.x,
-        seen_after.width,
+    if (
+        seen_before
+        and seen_after
+        and (seen_before.x, seen_before.width)
+        != (
+            seen_after.x,
+            seen_after.width,
+        )
     ):
         return None
     if before.height != after.height and not _grows_at_the_bottom(widget):
@@ -199,7 +209,9 @@ def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) 
     if size.region in compositor._dirty_regions:
         return result
     new_map = compositor._full_map
-    for widget in {widget for widget, _ in new_map.items() ^ old_map.items()}:
+    changed = {widget for widget, _ in new_map.items() ^ old_map.items()}
+    dirty.update(_moved_since_painted(compositor, changed))
+    for widget in changed:
         old, new = old_map.get(widget), new_map.get(widget)
         if old is not None and new is not None:
             if (old.region, old.clip, old.order) == (new.region, new.clip, new.order):
@@ -217,6 +229,27 @@ def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) 
 
 
 _original_reflow = Compositor.reflow
+
+
+def _moved_since_painted(compositor: Compositor, compared: set[Widget]) -> Iterable[Region]:
+    """The places of widgets, other than those in `compared`, that appeared, went or moved
+    since the last paint.
+
+    The old map is not always what was painted: after a scroll Textual rebuilds the full
+    map lazily on the next look-up of a widget's region (`_keep_reserve` and the reply's
+    virtualising do that between layouts), so widgets mounted or moved meanwhile already
+    stand at their new places in it and the reflow sees no change for them. Textual then
+    repaints the whole container that asked for the layout; a `RepaintsWhatMoved` one
+    does not, so its moved children would stay unpainted."""
+    painted = _painted.get(compositor)
+    if painted is None:
+        return
+    visible = compositor.visible_widgets
+    moved = [(w, place) for w, place in visible.items() if painted.get(w) != place]
+    gone = [(w, place) for w, place in painted.items() if w not in visible]
+    for widget, (region, clip) in moved + gone:
+        if widget not in compared and (seen := region.intersection(clip)):
+            yield seen
 
 
 if TYPE_CHECKING:
