@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gc
 import json
 import os
 import stat
@@ -150,6 +151,35 @@ async def test_the_finished_reply_is_painted_without_waiting_for_a_tick(
         await settle(pilot)
         assert left_to_paint == [False]
         assert chat_of(app).log_widget.views[-1].message.text == "Done and dusted."
+
+
+async def test_no_garbage_collection_between_a_replys_end_and_its_frame(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the end of the stream to the frame that shows the finished reply the cyclic
+    collector waits (a full collection with a long reply alive took 20-60 ms of that lag),
+    and it runs again once that frame is painted."""
+    collecting: list[tuple[str, bool]] = []
+    finish = ReplyView.finish
+    handled = ChatScreen.on_reply_finished
+
+    async def finishing(view: ReplyView, message: Message) -> None:
+        collecting.append(("finish", gc.isenabled()))
+        await finish(view, message)
+
+    def on_reply_finished(screen: ChatScreen, event: Any) -> None:
+        handled(screen, event)
+        collecting.append(("after the frame", gc.isenabled()))
+
+    monkeypatch.setattr(ReplyView, "finish", finishing)
+    monkeypatch.setattr(ChatScreen, "on_reply_finished", on_reply_finished)
+    lab_server.script(Reply(tokens=30))
+    app = make_app(new=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_and_send(pilot, "go")
+        await settle(pilot)
+    assert collecting == [("finish", False), ("after the frame", True)]
+    assert gc.isenabled()
 
 
 async def test_streaming_goes_through_the_reply_view(

@@ -27,6 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, OptionList, TextArea
 from textual.widgets.option_list import Option
 
+from tui import gc_tuning
 from tui.app.messages import Reply
 from tui.app.paint_now import paint_now
 from tui.app.warmup import warm_lexers
@@ -549,6 +550,8 @@ class ChatScreen(Screen[None]):
                     live.provider_usage = True
                     self.post_message(Reply.UsageUpdated(sid, event.usage))
                 elif isinstance(event, ReplyFinished):
+                    gc_tuning.hold()  # until the frame that shows the reply (or a second)
+                    self.set_timer(1.0, gc_tuning.release)
                     if live.view is not None:
                         await live.view.finish(event.message)
                     self.post_message(Reply.Finished(sid, event.message, event.session))
@@ -679,6 +682,7 @@ class ChatScreen(Screen[None]):
         if not self._on_screen(event.session_id):
             title = event.session.title or event.session_id[:8]
             self.notify(f"The reply in “{title}” is done")
+            gc_tuning.release()
             return
         rate = self.footer_figures.figures.tokens_per_second
         self.session = event.session
@@ -687,6 +691,7 @@ class ChatScreen(Screen[None]):
             self.footer_figures.update_figures(tokens_per_second=rate)
         self._refresh_bindings_soon()
         paint_now(self)  # the finished reply and its figures, without waiting for a tick
+        gc_tuning.release()
 
     def on_reply_failed(self, event: Reply.Failed) -> None:
         self.session_list.reload()
