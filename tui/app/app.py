@@ -468,6 +468,7 @@ class LiuApp(App[int]):
         self.exit(EXIT_OK, return_code=EXIT_OK)
 
     async def on_unmount(self) -> None:
+        gc_tuning.release()  # a reply's end may hold collections: no frame is coming now
         with contextlib.suppress(LookupError):
             self.chat.save_state()
         if not self.is_headless:
