@@ -171,6 +171,24 @@ async def test_streamed_reply_equals_fresh_render() -> None:
         assert log.following
 
 
+async def test_text_keeps_its_width_when_the_log_starts_to_scroll() -> None:
+    """The log keeps room for its scrollbar: a reply that outgrows the screen is not wrapped
+    again two columns narrower, all of it at once, in mid-stream."""
+    app = LogApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("A first paragraph.\n\n")
+        await settle(pilot, reply)
+        assert log.max_scroll_y == 0  # it fits: no scrollbar yet
+        width = reply.body.content_region.width
+        for i in range(30):
+            reply.append_text(f"Paragraph {i} that comes later.\n\n")
+        await settle(pilot, reply)
+        assert log.max_scroll_y > 0 and log.show_vertical_scrollbar
+        assert reply.body.content_region.width == width
+
+
 async def test_unpriced_reply_says_so() -> None:
     app = LogApp()
     async with app.run_test(size=(120, 40)) as pilot:

@@ -57,6 +57,7 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
     MessageLog {
         layout: stream;
         height: 1fr;
+        scrollbar-gutter: stable;
     }
     MessageLog > #new-text-hint {
         dock: bottom;
