@@ -411,6 +411,9 @@ class FrameCensus:
         import textual._styles_cache as styles_cache
         from textual.screen import Screen
 
+        from tui.app.partial_paint import paint_changed_rows_only
+
+        paint_changed_rows_only()  # the app's own paint, which the census wraps
         self.lines: list[str] = []
         self.recording = False
         rendered: dict[str, int] = {}

@@ -57,7 +57,7 @@ async def test_every_partial_update_paints_what_a_full_render_shows(
     checked: list[int] = []
     in_update: list[bool] = []
     wrong: list[str] = []
-    partial_update = Compositor.render_partial_update
+    partial_update = partial_paint._original_partial_update  # Textual's, which ours wraps
 
     def checking(compositor: Compositor) -> ChopsUpdate | None:
         in_update.append(True)
@@ -76,7 +76,7 @@ async def test_every_partial_update_paints_what_a_full_render_shows(
         checked.append(len(update.spans))
         return update
 
-    monkeypatch.setattr(Compositor, "render_partial_update", checking)
+    monkeypatch.setattr(partial_paint, "_original_partial_update", checking)
     log_rows: list[int] = []  # rows the log was asked to render, per partial update
     render_lines = MessageLog.render_lines
 
@@ -271,3 +271,29 @@ def test_a_widget_that_grew_at_the_bottom_repaints_only_the_rows_that_changed() 
     assert partial_paint._changed_rows(widget, _geometry(3, 5), _geometry(4, 5)) is None
     widget.styles.content_align_vertical = "middle"  # its rows above move too
     assert partial_paint._changed_rows(widget, _geometry(3, 5), _geometry(3, 7)) is None
+
+
+async def test_a_new_session_leaves_no_scrollbar_behind(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log keeps a gutter for its scrollbar. A long reply shows the scrollbar there; in
+    the empty new session that follows it is gone, and so must its thumb be from the
+    terminal."""
+    lab_server.script(Reply(text="A short one.", rate=0), Reply(text=REPLY * 2, rate=400))
+    terminal, _updates = _emulate_terminal(monkeypatch)
+    app = make_app(new=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = app.chat
+        for prompt in ("first", "second"):
+            chat.input_bar.focus()
+            await pilot.press(*prompt, "enter")
+            await pilot.app.workers.wait_for_complete()
+            await wait_until(pilot, lambda: chat.live is None)
+        await pilot.pause(0.5)  # the reserve below the reply is let go
+        assert chat.log_widget.show_vertical_scrollbar
+        await pilot.press("ctrl+n")
+        await wait_until(pilot, lambda: not chat.log_widget.show_vertical_scrollbar)
+        await pilot.pause()
+        await pilot.pause()
+        fresh = _text(_fresh_render(app.screen._compositor, monkeypatch))
+        assert _text(terminal) == fresh
