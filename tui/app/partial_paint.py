@@ -9,7 +9,9 @@ which something changed within its columns, and a widget with none is skipped. W
 the terminal is the same: only changed rows were ever written.
 
 After a layout, likewise, only the rows where something moved, grew or appeared are marked
-changed (`_reflow_repainting_less`, `RepaintsWhatMoved`).
+changed (`_reflow_repainting_less`, `RepaintsWhatMoved`). Since Textual's map of widgets
+can change without a layout, each paint also repaints whatever stands elsewhere than at
+the last paint or layout (`_unaccounted`).
 """
 
 from __future__ import annotations
@@ -134,7 +136,8 @@ def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _R
 
 _original = Compositor._get_renders
 
-_accounted: WeakKeyDictionary[Compositor, dict[Widget, tuple[Region, Region]]] = WeakKeyDictionary()
+_Places = dict[Widget, tuple[Region, Region]]
+_accounted: WeakKeyDictionary[Compositor, _Places] = WeakKeyDictionary()
 """Where each visible widget stood (region, clip) at the last paint or the last reflow
 after it: places the terminal shows, or will once the dirty regions are painted."""
 
@@ -191,14 +194,9 @@ def _changed_rows(widget: Widget, old: MapGeometry, new: MapGeometry) -> list[Re
     if (before.x, before.y, before.width, old.order) != (after.x, after.y, after.width, new.order):
         return None
     seen_before, seen_after = old.visible_region, new.visible_region
-    if (
-        seen_before
-        and seen_after
-        and (seen_before.x, seen_before.width)
-        != (
-            seen_after.x,
-            seen_after.width,
-        )
+    if seen_before and seen_after and (seen_before.x, seen_before.width) != (
+        seen_after.x,
+        seen_after.width,
     ):
         return None
     if before.height != after.height and not _grows_at_the_bottom(widget):
@@ -262,12 +260,12 @@ def _unaccounted(compositor: Compositor, compared: set[Widget]) -> Iterable[Regi
     """The places of widgets, other than those in `compared`, that appeared, went or moved
     since the last paint or reflow.
 
-    The old map of a reflow is not always what was painted: after a scroll Textual rebuilds the full
-    map lazily on the next look-up of a widget's region (`_keep_reserve` and the reply's
-    virtualising do that between layouts), so widgets mounted or moved meanwhile already
-    stand at their new places in it and the reflow sees no change for them. Textual then
-    repaints the whole container that asked for the layout; a `RepaintsWhatMoved` one
-    does not, so its moved children would stay unpainted."""
+    The old map of a reflow is not always what was painted: after a scroll Textual
+    rebuilds the full map lazily on the next look-up of a widget's region (`_keep_reserve`
+    and the reply's virtualising do that between layouts), so widgets mounted or moved
+    meanwhile already stand at their new places in it and the reflow sees no change for
+    them. Textual then repaints the whole container that asked for the layout; a
+    `RepaintsWhatMoved` one does not, so its moved children would stay unpainted."""
     painted = _accounted.get(compositor)
     if painted is None:
         return
@@ -307,5 +305,7 @@ def paint_changed_rows_only() -> None:
     Compositor._get_renders = _rows_only_renders  # type: ignore[assignment,method-assign]
     Compositor._regions_to_spans = _noting_regions  # type: ignore[method-assign,assignment]
     Compositor.reflow = _reflow_repainting_less  # type: ignore[assignment,method-assign]
-    Compositor.render_partial_update = _partial_update_with_unaccounted  # type: ignore[method-assign,assignment]
+    Compositor.render_partial_update = (  # type: ignore[method-assign]
+        _partial_update_with_unaccounted  # type: ignore[assignment]
+    )
     Compositor.render_full_update = _full_update_accounted  # type: ignore[method-assign,assignment]
