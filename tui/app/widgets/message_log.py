@@ -22,6 +22,7 @@ from textual.dom import DOMNode
 from textual.geometry import Region
 from textual.widgets import Label
 
+from tui.app.layout_requests import record_whole_layout_paths
 from tui.app.partial_paint import RepaintsWhatMoved
 from tui.app.widgets.message_view import (
     BlockChunk,
@@ -78,6 +79,7 @@ class MessageLog(RepaintsWhatMoved, VerticalScroll, can_focus=True):
         self, *, id: str | None = None, classes: str | None = None, name: str | None = None
     ) -> None:
         super().__init__(id=id, classes=classes, name=name)
+        record_whole_layout_paths()  # the reply's chunks are stream layouts: see the module
         self.following = True
         self.session_model = ""
         self._older: list[Message] = []
