@@ -4,6 +4,7 @@
     .venv/bin/python tests/benchmarks/bench_app.py --quick       # 1 run, no 100k, no cold start
     .venv/bin/python tests/benchmarks/bench_app.py --cases fast-4k,start-10k --reps 5 --json r.json
     LIU_BENCH_PROFILE=FILE ... --cases paced-4k --reps 1   # pyinstrument: tree and self times
+    LIU_BENCH_ALL=1 LIU_BENCH_PROFILE=FILE ...             # the tree with library frames too
     LIU_BENCH_FRAMES=FILE ... --cases paced-4k --reps 1    # per screen update: CPU, kind, paints
     LIU_BENCH_ACCOUNT=FILE ... --cases paced-4k --reps 1   # CPU by where it went (no profiler)
 
@@ -446,6 +447,7 @@ class FrameCensus:
         def timed_screen_update(screen: Any) -> None:
             layout, scroll = screen._layout_required, screen._scroll_required
             kind = "layout" if layout else "scroll" if scroll else "paint"
+            asked = sorted({type(w).__name__ for ws in screen._layout_widgets.values() for w in ws})
             start = time.thread_time()
             in_update[0] = True
             try:
@@ -454,7 +456,10 @@ class FrameCensus:
                 in_update[0] = False
             ms = (time.thread_time() - start) * 1000
             if self.recording:
-                self.lines.append(f"{ms:6.1f} ms {kind:6}  " + ("; ".join(painted) or "nothing"))
+                by = f" by {','.join(asked)}" if layout else ""
+                self.lines.append(
+                    f"{ms:6.1f} ms {kind:6}{by}  " + ("; ".join(painted) or "nothing")
+                )
             painted.clear()
 
         screen_update = Screen._on_timer_update
@@ -616,7 +621,7 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
             # The tree hides library frames, where most of the time goes (Textual's
             # compositor): the flat list of self times after it shows them.
             Path(os.environ["LIU_BENCH_PROFILE"]).write_text(
-                profiler.output_text(unicode=True)
+                profiler.output_text(unicode=True, show_all=bool(os.environ.get("LIU_BENCH_ALL")))
                 + "\n".join(profiler.output_text(flat=True).splitlines()[:60]),
                 encoding="utf-8",
             )
@@ -864,6 +869,15 @@ class ReplyServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def compile_bytecode() -> None:
+    """Write the app's bytecode, as installing it does. Where PYTHONDONTWRITEBYTECODE is set
+    (some containers and sandboxes) every run would compile tui's modules from source again:
+    about 30 ms of start-up on this machine that an installed app never pays."""
+    import compileall
+
+    compileall.compile_dir(REPO / "tui", quiet=1)
 
 
 def run_once(case: Case, cache: Path) -> dict[str, Any]:
@@ -1144,6 +1158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [c for c in CASES if c.name in wanted and not (args.quick and c.name in QUICK_SKIP)]
     cache: Path = args.store_cache
     cache.mkdir(parents=True, exist_ok=True)
+    compile_bytecode()
 
     notes: list[str] = []
     if any(c.store == "session-500" for c in cases):
