@@ -7,6 +7,7 @@
     LIU_BENCH_ALL=1 LIU_BENCH_PROFILE=FILE ...             # the tree with library frames too
     LIU_BENCH_FRAMES=FILE ... --cases paced-4k --reps 1    # per screen update: CPU, kind, paints
     LIU_BENCH_ACCOUNT=FILE ... --cases paced-4k --reps 1   # CPU by where it went (no profiler)
+    LIU_BENCH_FLOOR=none|plain ... --cases paced-4k        # the reply not drawn, or drawn plain
 
 Drives the real `LiuApp` with `App.run_test(size=(120, 40))`. Every run is a fresh Python
 process (its CPU and peak RSS are that case's alone); the LLM server (`reply_server.py`,
@@ -551,6 +552,43 @@ class CpuAccount:
         Path(os.environ["LIU_BENCH_ACCOUNT"]).write_text("\n".join(lines) + "\n")
 
 
+def draw_floor() -> None:
+    """With LIU_BENCH_FLOOR: what a streaming reply costs below its markdown display, for
+    comparison. `none`: the text is buffered, counted and saved but not drawn until the
+    reply ends (what reading, the engine, the footer and Textual cost alone). `plain`:
+    the newest 3,000 characters in one `Static`, updated in place as the reply grows (what
+    the simplest display costs). The end of the reply is drawn as usual."""
+    mode = os.environ.get("LIU_BENCH_FLOOR")
+    if not mode:
+        return
+    from textual.content import Content
+    from textual.widgets import Static
+
+    from tui.app.widgets import message_view
+    from tui.app.widgets.message_view import ReplyView
+
+    draw = ReplyView._render_blocks_now
+    shown: dict[ReplyView, Static] = {}
+
+    def floor(self: ReplyView, *, final: bool, pending: list[Any]) -> None:
+        if final:
+            if (static := shown.pop(self, None)) is not None:
+                pending.append(static.remove())
+            draw(self, final=final, pending=pending)
+        elif mode == "plain":
+            text = Content(self.text[-3000:])
+            static = shown.get(self)
+            if static is None:
+                static = shown[self] = Static(text)
+                message_view._grow_in_steps(static)
+                pending.append(self.body.mount(static))
+                self._mounting.append(static)
+            else:
+                message_view._update_keeping_layout(static, text)
+
+    ReplyView._render_blocks_now = floor  # type: ignore[method-assign]
+
+
 def _profiler() -> Any:
     """With LIU_BENCH_PROFILE=FILE, pyinstrument samples the measured reply (not the warm-up)
     and writes its call tree and its top self times to FILE: the app's process alone."""
@@ -570,6 +608,7 @@ async def child_stream(args: argparse.Namespace) -> dict[str, Any]:
     import_app()
     census = FrameCensus.from_env()
     account = CpuAccount.from_env()
+    draw_floor()
     app, _, _ = make_app(session=args.session or None, new=not args.session)
     frames = Frames(app)
     probe = ReplyProbe()
