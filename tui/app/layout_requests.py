@@ -8,7 +8,8 @@ child up among the containers (`widget not in self._layout_widgets`) rather than
 the children that asked. So when a later child asked for itself in the same frame, the
 earlier one that grew kept its old height: a reply that arrived flat out left its body
 taller than the reply, and the newest lines were cut off below the log's end. Textual's
-second layout for each resized widget used to hide the miss; `fewer_layouts` skips it.
+second layout for each resized widget can hide the miss; the reply's own containers
+(`_size_updated_once`) and `fewer_layouts` skip that pass.
 
 Here the whole path is recorded, as the stream layout expects.
 """
