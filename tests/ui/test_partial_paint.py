@@ -297,3 +297,37 @@ async def test_a_new_session_leaves_no_scrollbar_behind(
         await pilot.pause()
         fresh = _text(_fresh_render(app.screen._compositor, monkeypatch))
         assert _text(terminal) == fresh
+
+
+async def test_a_line_added_at_the_end_repaints_none_of_the_lines_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Textual numbers siblings in its painting order, last child first: a line mounted at
+    the end renumbers all the others, which is no reason to repaint them (a streaming
+    reply's hand-over repainted its whole chunk)."""
+    partial_paint.paint_changed_rows_only()
+    terminal, _updates = _emulate_terminal(monkeypatch)
+    app = _LinesApp()
+    dirty: list[Region] = []
+    reflow = Compositor.reflow
+
+    def noting(compositor: Compositor, parent: Any, size: Any) -> Any:
+        result = reflow(compositor, parent, size)
+        dirty.extend(compositor._dirty_regions)
+        return result
+
+    async with app.run_test(size=(40, 40)) as pilot:
+        lines = app.query_one(_Lines)
+        await pilot.pause()
+        first = app.query_one("#line-0", Static)
+        order = app.screen._compositor._full_map[first].order
+        monkeypatch.setattr(Compositor, "reflow", noting)
+        new = Static("new line")
+        await lines.mount(new)
+        await pilot.pause()
+        await pilot.pause()
+        assert app.screen._compositor._full_map[first].order != order  # renumbered
+        rows = {y for region in dirty for y in range(region.y, region.bottom)}
+        assert new.region.y in rows
+        assert not rows & set(range(0, new.region.y)), sorted(rows)
+        assert _text(terminal) == _text(_fresh_render(app.screen._compositor, monkeypatch))

@@ -187,11 +187,28 @@ def _rows(region: Region) -> set[int]:
     return set(range(region.y, region.bottom))
 
 
+def _stacking(geometry: MapGeometry) -> tuple[tuple[int, int], ...]:
+    """The widget's painting order less the sibling counts in it.
+
+    Textual numbers siblings in the order it places them, last child first, so a block
+    mounted at the end of a chunk renumbers every block before it, and all their
+    descendants: each hand-over of a streaming reply repainted the whole chunk. Mounting
+    or removing a widget never changes which of two other widgets is painted over the
+    other, and the widget itself is repainted where it appears or goes; its layer and
+    z-index do change what shows."""
+    return tuple((layer, z) for layer, z, _sibling in geometry.order)
+
+
 def _changed_rows(widget: Widget, old: MapGeometry, new: MapGeometry) -> list[Region] | None:
     """What a change of geometry leaves to repaint, when the widget kept its top edge, its
     columns and its place in the painting order; None to repaint all of it."""
     before, after = old.region, new.region
-    if (before.x, before.y, before.width, old.order) != (after.x, after.y, after.width, new.order):
+    if (before.x, before.y, before.width, _stacking(old)) != (
+        after.x,
+        after.y,
+        after.width,
+        _stacking(new),
+    ):
         return None
     seen_before, seen_after = old.visible_region, new.visible_region
     if seen_before and seen_after and (seen_before.x, seen_before.width) != (
@@ -238,7 +255,7 @@ def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) 
     for widget in changed:
         old, new = old_map.get(widget), new_map.get(widget)
         if old is not None and new is not None:
-            if (old.region, old.clip, old.order) == (new.region, new.clip, new.order):
+            if (old.region, old.clip, _stacking(old)) == (new.region, new.clip, _stacking(new)):
                 continue
             runs = _changed_rows(widget, old, new)
             if runs is not None:
