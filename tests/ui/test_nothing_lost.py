@@ -290,6 +290,33 @@ async def test_the_list_notices_files_changed_by_others_and_keeps_the_filter(
     lib.close()
 
 
+async def test_the_list_looks_for_others_changes_once_a_reply_has_ended(
+    lab_server: FakeLLMServer, make_app: MakeApp, liu_home: Path
+) -> None:
+    """A streaming reply's checkpoints change its file every second or so; the list does
+    not re-read the folder meanwhile, and shows what others wrote once the reply ends."""
+    lab_server.script(
+        Reply(text="one two three four five six", rate=50, stall_after=2, stall_seconds=1.0)
+    )
+    app = make_app(new=True)
+    async with app.run_test(size=(110, 30)) as pilot:
+        chat = app.chat
+        listing = chat.session_list
+        await pilot.press(*"go", "enter")
+        await wait_until(pilot, lambda: chat.live is not None and bool(chat.live.text))
+        other = Session(title="written by another", model_id="lab:fake-model")
+        other.messages.append(Message(Role.USER, datetime(2026, 1, 1), "elsewhere"))
+        (liu_home / "sessions" / "other.md").write_text(fileformat.write(other))
+        listing.refresh_from_files()
+        await pilot.pause(0.3)
+        assert chat.live is not None  # still streaming
+        assert "written by another" not in {r.title for r in listing.rows}
+        await app.workers.wait_for_complete()
+        await wait_until(pilot, lambda: chat.live is None)
+        listing.refresh_from_files()
+        await wait_until(pilot, lambda: "written by another" in {r.title for r in listing.rows})
+
+
 # ------------------------------------------------------------------ 2. network faults
 
 

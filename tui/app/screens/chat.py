@@ -496,6 +496,7 @@ class ChatScreen(Screen[None]):
         )
         live.view = await self.log_widget.begin_reply(spec.model_id)
         self.live = live
+        self.session_list.sync_paused = True
         # A blinking cursor is a frame of its own twice a second; the reply moves anyway.
         self.input_bar.cursor_blink = False
         self._show_figures()
@@ -596,6 +597,8 @@ class ChatScreen(Screen[None]):
                 self.live = None
                 with contextlib.suppress(Exception):
                     self.input_bar.cursor_blink = True
+                with contextlib.suppress(Exception):
+                    self.session_list.sync_paused = False
             live.view = None
             with contextlib.suppress(Exception):
                 self._refresh_bindings_soon()

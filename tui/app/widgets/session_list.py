@@ -162,6 +162,10 @@ class SessionList(Vertical):
         self._debounce: Timer | None = None
         self._syncing = False
         self._seen_version: int | None = None
+        self.sync_paused = False
+        """Set while a reply streams: its checkpoints change its file every second or two,
+        and each look re-read and re-indexed it (a stat per session besides), for a row the
+        reply's final save updates anyway. Others' changes show once the reply ends."""
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="search (ctrl+f)", id="session-filter")
@@ -226,7 +230,7 @@ class SessionList(Vertical):
 
     def refresh_from_files(self) -> None:
         """Look for sessions another process made or changed (the timer calls this)."""
-        if self._syncing:
+        if self._syncing or self.sync_paused:
             return
         self._syncing = True
         self._sync_in_thread(self.index.db_path, self.index.sessions_dir)
