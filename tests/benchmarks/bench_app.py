@@ -405,18 +405,21 @@ def make_app(**kwargs: Any) -> tuple[LiuApp, float, float]:
 
 class FrameCensus:
     """With LIU_BENCH_FRAMES=FILE: for every screen update of the measured reply, one line:
-    its CPU time in all, whether it laid out the screen, and for each paint in it, what the
-    paint cost, which widget classes it rendered (lines each) and the dirty regions."""
+    its CPU time in all, whether it laid out the screen (who asked, how many widgets were
+    placed, what Textual's reflow cost), and for each paint in it, what the paint cost,
+    which widget classes it rendered (lines each) and the dirty regions. The last line: the
+    CPU each widget class spent rendering lines, over the whole reply."""
 
     def __init__(self) -> None:
         import textual._compositor as compositor
         import textual._styles_cache as styles_cache
         from textual.screen import Screen
 
-        from tui.app.partial_paint import paint_changed_rows_only
+        from tui.app import partial_paint
 
-        paint_changed_rows_only()  # the app's own paint, which the census wraps
+        partial_paint.paint_changed_rows_only()  # the app's own paint, which the census wraps
         self.lines: list[str] = []
+        self.render_ms: dict[str, float] = {}  # render_widget's CPU by widget class
         self.recording = False
         rendered: dict[str, int] = {}
         render_widget = styles_cache.StylesCache.render_widget
@@ -425,7 +428,13 @@ class FrameCensus:
         def counting_render_widget(cache: Any, widget: Any, crop: Any) -> Any:
             name = type(widget).__name__
             rendered[name] = rendered.get(name, 0) + crop.height
-            return render_widget(cache, widget, crop)
+            start = time.thread_time()
+            try:
+                return render_widget(cache, widget, crop)
+            finally:
+                if self.recording:
+                    ms = (time.thread_time() - start) * 1000
+                    self.render_ms[name] = self.render_ms.get(name, 0.0) + ms
 
         painted: list[str] = []  # the paints of the screen update under way
         in_update = [False]
@@ -457,13 +466,30 @@ class FrameCensus:
                 in_update[0] = False
             ms = (time.thread_time() - start) * 1000
             if self.recording:
-                by = f" by {','.join(asked)}" if layout else ""
+                placed = len(screen._compositor._full_map)
+                by = (
+                    f" by {','.join(asked)} ({placed} widgets placed, reflow {reflow_ms[0]:.1f} ms)"
+                    if layout
+                    else ""
+                )
                 self.lines.append(
                     f"{ms:6.1f} ms {kind:6}{by}  " + ("; ".join(painted) or "nothing")
                 )
+            reflow_ms[0] = 0.0
             painted.clear()
 
         screen_update = Screen._on_timer_update
+        reflow = partial_paint._original_reflow
+        reflow_ms = [0.0]
+
+        def timed_reflow(comp: Any, parent: Any, size: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return reflow(comp, parent, size)
+            finally:
+                reflow_ms[0] += (time.thread_time() - start) * 1000
+
+        partial_paint._original_reflow = timed_reflow
         styles_cache.StylesCache.render_widget = counting_render_widget  # type: ignore[method-assign]
         compositor.Compositor.render_partial_update = timed_partial_update  # type: ignore[method-assign]
         Screen._on_timer_update = timed_screen_update  # type: ignore[method-assign]
@@ -473,15 +499,18 @@ class FrameCensus:
         return cls() if os.environ.get("LIU_BENCH_FRAMES") else None
 
     def write(self) -> None:
+        by_class = sorted(self.render_ms.items(), key=lambda item: -item[1])
+        self.lines.append("render ms by class: " + ", ".join(f"{k} {v:.0f}" for k, v in by_class))
         Path(os.environ["LIU_BENCH_FRAMES"]).write_text("\n".join(self.lines) + "\n")
 
 
 class CpuAccount:
     """With LIU_BENCH_ACCOUNT=FILE: the measured reply's CPU by where it went, without a
     profiler's overhead: thread CPU time around the screen update (layout and paint), the
-    reply view's flushes, the engine's checkpoints of the session file, the garbage
-    collector (inside the others) and the socket reader thread; the rest of the main thread
-    is the reply worker (SSE, JSON, the engine) and Textual's message pumping and timers."""
+    reply view's flushes, the garbage collector (inside the others), and on threads of their
+    own the engine's checkpoints of the session file, the session list's look for others'
+    changes and the socket reader; the rest of the main thread is the reply worker (SSE,
+    JSON, the engine) and Textual's message pumping and timers."""
 
     def __init__(self) -> None:
         import gc
@@ -493,23 +522,39 @@ class CpuAccount:
         from tui.providers import threaded
 
         self.spent: dict[str, float] = dict.fromkeys(
-            ("screen update", "reply flush", "session saves", "gc", "reader thread"), 0.0
+            (
+                "screen update",
+                "reply flush",
+                "session saves",
+                "gc",
+                "reader thread",
+                "index sync",
+            ),
+            0.0,
         )
         self.counts: dict[str, int] = dict.fromkeys(self.spent, 0)
+        self.gc_ms = [0.0, 0.0, 0.0]  # by generation collected
+        self.gc_counts = [0, 0, 0]
         self.recording = False
         self._start = (0.0, 0.0)
         self._timed(Screen, "_on_timer_update", "screen update")
         self._timed(ReplyView, "_flush", "reply flush")
         self._timed(threaded.ThreadedStream, "_pump", "reader thread")
         self._timed(SessionStore, "update", "session saves")
+        from tui.core.index import SessionIndex
+
+        self._timed(SessionIndex, "sync", "index sync")
         gc_started = [0.0]
 
         def on_gc(phase: str, info: dict[str, Any]) -> None:
             if phase == "start":
                 gc_started[0] = time.thread_time()
             elif self.recording:
-                self.spent["gc"] += time.thread_time() - gc_started[0]
+                took = time.thread_time() - gc_started[0]
+                self.spent["gc"] += took
                 self.counts["gc"] += 1
+                self.gc_ms[info["generation"]] += took * 1000
+                self.gc_counts[info["generation"]] += 1
 
         gc.callbacks.append(on_gc)
 
@@ -540,15 +585,20 @@ class CpuAccount:
         process = time.process_time() - self._start[0]
         main = time.thread_time() - self._start[1]
         rows = dict(self.spent)
-        rows["other main thread"] = main - sum(
-            self.spent[label] for label in ("screen update", "reply flush", "session saves")
-        )
-        rows["other threads"] = process - main - self.spent["reader thread"]
+        spent = self.spent
+        rows["other main thread"] = main - spent["screen update"] - spent["reply flush"]
+        on_threads = spent["reader thread"] + spent["index sync"] + spent["session saves"]
+        rows["other threads"] = process - main - on_threads
         lines = [f"process CPU {process:.3f} s = {process / tokens * 1000:.3f} s/1k tokens"]
         for label, seconds in rows.items():
             count = self.counts.get(label)
             calls = f" in {count} calls" if count else ""
             lines.append(f"  {label:18} {seconds:7.3f} s  {seconds / process:6.1%}{calls}")
+            if label == "gc":
+                lines.extend(
+                    f"    generation {n}: {self.gc_counts[n]} in {self.gc_ms[n]:.0f} ms"
+                    for n in range(3)
+                )
         Path(os.environ["LIU_BENCH_ACCOUNT"]).write_text("\n".join(lines) + "\n")
 
 
