@@ -30,6 +30,7 @@ from textual.theme import Theme
 
 import tui
 from tui import gc_tuning, paths
+from tui.app.callback_counts import count_partials_once
 from tui.app.clipboard import clipboard_sequence
 from tui.app.fewer_layouts import skip_virtual_size_layouts
 from tui.app.partial_paint import paint_changed_rows_only
@@ -290,6 +291,7 @@ class LiuApp(App[int]):
         teach_parser_alt_enter()
         skip_virtual_size_layouts()
         paint_changed_rows_only()
+        count_partials_once()
         self._install_themes()
         gc_tuning.tune()  # `liu` did already; tests and benchmarks build the app directly
         gc_tuning.freeze_startup()
