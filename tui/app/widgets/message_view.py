@@ -68,13 +68,15 @@ FLUSH_INTERVAL = 1 / 8
 MAX_FLUSH_INTERVAL = 1 / 4
 """Longest time between screen updates, however costly they are."""
 
-CPU_BUDGET = 0.05
+CPU_BUDGET = 0.04
 """Share of one core the streaming display may use: the interval between updates grows with
 what the last updates cost in all (flush, layout, paint, and the tokens arriving between).
-5% of a core is what a reply at 100 tokens/s may cost in all (0.5 CPU-s per 1,000 tokens).
-Here an update and all between costs ~15 ms at that rate, so updates come 4 times a second,
-about a line of text each; a machine twice as fast gets 8. At 8% there were 5 a second, and
-a 4,000-token reply cost 0.79 CPU-s per 1,000 tokens against 0.70 now."""
+5% of a core is what a reply at 100 tokens/s may cost in all (0.5 CPU-s per 1,000 tokens);
+4% keeps a margin for what varies from run to run (a budget of exactly 5% turns every
+saving into more updates until the reply costs 5% again). Here an update and all between
+costs ~14 ms at that rate, so updates come 4 times a second, about a line of text each; a
+machine three times as fast gets 8. At 8% there were 5 a second, and a 4,000-token reply
+cost 0.79 CPU-s per 1,000 tokens against 0.70 at 5%."""
 
 
 def update_interval(cycle_cpu: float) -> float:
