@@ -582,38 +582,6 @@ async def test_blocks_that_finish_close_together_wait_in_the_tail_and_mount_toge
         assert items(reply) == ["• one", "• two", "• three", "• four"]
 
 
-async def test_a_tail_that_outgrew_its_lines_waits_for_the_next_layout_of_the_reply() -> None:
-    """Within STRUCTURE_INTERVAL of the reply's last layout, a growing paragraph that
-    outgrew its blank lines keeps its height (a layout would be a frame of its own); once
-    the interval is over it is laid out, all of its text showing."""
-    import time
-
-    from textual.widgets._markdown import MarkdownParagraph
-
-    app = LogApp()
-    async with app.run_test(size=(60, 30)) as pilot:
-        log = app.query_one(MessageLog)
-        reply = await log.begin_reply("test:model")
-        reply.append_text("The first words of a paragraph that grows.")
-        await settle(pilot, reply)
-        paragraph = reply.query_one(MarkdownParagraph)
-        height = paragraph.size.height
-
-        reply._next_structure = time.monotonic() + 3600  # as if the reply was just laid out
-        flushes = reply.flush_count
-        reply.append_text(" More words." * 60 + " The end")
-        await wait_until(pilot, lambda: reply.flush_count > flushes)
-        await pilot.pause()
-        assert paragraph.size.height == height  # its text is longer, its layout waits
-        assert reply.pending
-
-        reply._next_structure = 0.0  # the interval is over
-        await settle(pilot, reply)
-        assert paragraph.size.height > height
-        screen = "".join(strip.text for strip in app.screen._compositor.render_strips())
-        assert "The end" in screen
-
-
 async def test_a_new_width_draws_again_only_the_chunks_near_the_viewport(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -754,10 +754,7 @@ def _text_shape(tokens: Sequence[Token]) -> list[tuple[str, str, str, str]] | No
 
 
 def _update_text_in_place(
-    old: MarkdownBlock,
-    old_tokens: Sequence[Token],
-    tokens: Sequence[Token],
-    grown: list[Widget] | None = None,
+    old: MarkdownBlock, old_tokens: Sequence[Token], tokens: Sequence[Token]
 ) -> bool:
     """A list item that only gained words: give its paragraphs their new text, in order.
 
@@ -776,7 +773,7 @@ def _update_text_in_place(
         block._inline_token = token
         if content != block._content:
             block._content = content
-            _update_keeping_layout(block, content, grown)
+            _update_keeping_layout(block, content)
     return True
 
 
@@ -828,16 +825,12 @@ def _same_shape(old: list[MarkdownBlock], new: list[MarkdownBlock]) -> bool:
     return len(old) == len(new) and all(type(a) is type(b) for a, b in zip(old, new, strict=True))
 
 
-def _update_keeping_layout(
-    widget: Static, content: Content, grown: list[Widget] | None = None
-) -> None:
+def _update_keeping_layout(widget: Static, content: Content) -> None:
     """Repaint just this widget; ask for a layout only when its text outgrows it.
 
     A layout costs more than the rest of an update (Textual arranges every widget on the
     screen and repaints every container whose contents moved), so a growing widget holds
-    a few blank lines (`_grow_in_steps`) and most updates need no layout at all. With
-    `grown`, a growing widget that outgrew its lines is added to it instead: its layout
-    waits for the reply's next one (`ReplyView._lay_out_grown`).
+    a few blank lines (`_grow_in_steps`) and most updates need no layout at all.
     """
     width = widget.content_size.width
     widget.update(content, layout=False)
@@ -850,11 +843,7 @@ def _update_keeping_layout(
     if needed > (held if held is not None else widget.content_size.height) or (
         held is None and needed != widget.content_size.height
     ):
-        if grown is not None and held is not None:
-            if widget not in grown:
-                grown.append(widget)
-        else:
-            widget.refresh(layout=True)
+        widget.refresh(layout=True)
 
 
 def _format_time(when: datetime) -> str:
@@ -1028,7 +1017,6 @@ class ReplyView(MessageView):
         self._used = 0  # lines of text at the last update
         self._mounting: list[Widget] = []  # mounted by an update, mount event still to come
         self._next_structure = 0.0  # no widgets mounted or removed before then
-        self._grown: list[Widget] = []  # outgrew their lines; laid out with the next layout
         self.flush_count = 0
 
     def compose(self) -> ComposeResult:
@@ -1075,7 +1063,6 @@ class ReplyView(MessageView):
             or self._reasoning_dirty
             or self._flushing
             or self._timer is not None
-            or bool(self._grown)
             or any(not widget.is_mounted for widget in self._mounting)
         )
 
@@ -1124,13 +1111,8 @@ class ReplyView(MessageView):
         finally:
             self._flushing = False
             self._next_flush = time.monotonic() + interval
-        if self._text_dirty or self._reasoning_dirty or self._grown:
+        if self._text_dirty or self._reasoning_dirty:
             self._schedule()
-
-    def _growing(self) -> list[Widget] | None:
-        """Where a growing widget that outgrew its lines waits for its layout, while the
-        reply streams (once it ends, everything is laid out at once)."""
-        return self._grown if self.streaming else None
 
     def _render_pending(self) -> None:
         self.flush_count += 1
@@ -1144,12 +1126,8 @@ class ReplyView(MessageView):
             self._show_reasoning(pending)
         if self._text_dirty:
             self._text_dirty = False
-            structure = self._next_structure
             self._render_blocks_now(final=False, pending=pending)
-            self._lay_out_grown(self._next_structure != structure)
             self._keep_reserve()
-        elif self._grown:
-            self._lay_out_grown(False)
         self._mounting = [w for w in self._mounting if not w.is_mounted]
         if self._mounting:
             self._hold_screen()
@@ -1187,23 +1165,6 @@ class ReplyView(MessageView):
 
     def on_unmount(self) -> None:
         self._release_hold()
-
-    def _lay_out_grown(self, handed_over: bool) -> None:
-        """Lay out the widgets that outgrew their lines, with the hand-over if this update
-        makes one, else once STRUCTURE_INTERVAL has passed since the last.
-
-        A layout costs as much as several updates of the text in place. A tail that grew
-        past its blank lines had a layout of its own, often just before or after a
-        hand-over's: 16 of the ~100 layouts of a reply of 4,000 tokens at 100 tokens/s.
-        Meanwhile the newest line of a widget that outgrew its blank lines waits, at most
-        STRUCTURE_INTERVAL (a hand-over's next block waits as long)."""
-        now = time.monotonic()
-        if self._grown and (handed_over or now >= self._next_structure):
-            for widget in self._grown:
-                widget.refresh(layout=True)
-            self._grown.clear()
-            if not handed_over:
-                self._next_structure = now + STRUCTURE_INTERVAL
 
     def _keep_reserve(self) -> None:
         """Hold RESERVE blank lines below the text (measured at the last layout).
@@ -1408,20 +1369,20 @@ class ReplyView(MessageView):
             if (
                 same_text_shape
                 and isinstance(old, MarkdownList)
-                and _update_text_in_place(old, old_tokens, new.tokens, self._growing())
+                and _update_text_in_place(old, old_tokens, new.tokens)
             ):
                 continue
             if isinstance(old, _IN_PLACE):
                 old._copy_context(fresh)
                 if old._content != fresh._content:
                     old._content = fresh._content
-                    _update_keeping_layout(old, fresh._content, self._growing())
+                    _update_keeping_layout(old, fresh._content)
             elif isinstance(old, CodeFence) and isinstance(fresh, CodeFence):
                 old._copy_context(fresh)
                 old.code, old.lexer = fresh.code, fresh.lexer
                 old._highlighted_code = old._content = fresh._highlighted_code
                 for label in old.query_children(Label):
-                    _update_keeping_layout(label, fresh._highlighted_code, self._growing())
+                    _update_keeping_layout(label, fresh._highlighted_code)
             elif isinstance(old, TableBlock) and isinstance(fresh, MarkdownTable):
                 old.update_from(fresh)
             else:
@@ -1437,9 +1398,6 @@ class ReplyView(MessageView):
     def _stop_stream(self) -> None:
         self._release_hold()
         self.streaming = False
-        for widget in self._grown:
-            widget.refresh(layout=True)
-        self._grown.clear()
         self._text_dirty = self._reasoning_dirty = self._header_dirty = False
         if self._timer is not None:
             self._timer.stop()
