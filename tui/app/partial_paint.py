@@ -194,8 +194,9 @@ def _stacking(geometry: MapGeometry) -> tuple[tuple[int, int], ...]:
     mounted at the end of a chunk renumbers every block before it, and all their
     descendants: each hand-over of a streaming reply repainted the whole chunk. Mounting
     or removing a widget never changes which of two other widgets is painted over the
-    other, and the widget itself is repainted where it appears or goes; its layer and
-    z-index do change what shows."""
+    other (moving one among its siblings could; the app moves none), and the widget
+    itself is repainted where it appears or goes; its layer and z-index do change what
+    shows."""
     return tuple((layer, z) for layer, z, _sibling in geometry.order)
 
 
