@@ -75,8 +75,10 @@ For open-500, the second row times from posting `SessionList.Selected` (what cho
 session in the list does) to the frames showing it. The stores are made once in
 --store-cache (default /tmp/liu-bench-app): 10,000 sessions by `bench_store.py`'s generator
 (~100 MB) and one session of 500 messages (paragraphs, fences, lists, tables, CJK; 2 MB).
-The machine, the load average and the state of tui/ (commit, uncommitted changes) come with
-the table: other processes on a 2-core machine move every figure.
+The machine, the load average, the state of tui/ (commit, uncommitted changes) and the time
+a fixed piece of pure-Python work took at the start and the end come with the table: other
+processes on a 2-core machine move every figure, and the machine's speed moves from day to
+day (compare figures from different days only next to that reference).
 """
 
 from __future__ import annotations
@@ -1107,6 +1109,27 @@ def machine_facts() -> dict[str, Any]:
     }
 
 
+def reference_seconds() -> float:
+    """CPU seconds of a fixed piece of pure-Python work (strings, a dict, a sort), the least
+    of five: how fast the machine is today. The same commit measured 20-30% slower one day
+    than the day before, at the same load average; figures from different days compare
+    only next to this."""
+
+    def work() -> int:
+        words = [f"word{i % 977}" for i in range(240_000)]
+        counts: dict[str, int] = {}
+        for word in words:
+            counts[word] = counts.get(word, 0) + len(word)
+        return len(sorted(words)) + sum(counts.values())
+
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def report(
     results: dict[str, list[dict[str, Any]]],
     facts: dict[str, Any],
@@ -1259,6 +1282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes.append(f"The big store: {MANY_SESSIONS:,} sessions, {size / 1e6:.0f} MB.")
 
     facts = machine_facts()
+    reference_start = reference_seconds()
     load_start = os.getloadavg()
     results: dict[str, list[dict[str, Any]]] = {}
     for case in cases:
@@ -1286,9 +1310,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"ready {result['ready_s']:.3f} s{extra}, RSS {result['rss_mb']:.0f} MB"
                 )
     load_end = os.getloadavg()
+    reference = (reference_start, reference_seconds())
+    notes.append(
+        "Reference work (pure Python, least of 5 runs; compare across days): "
+        f"{reference[0] * 1000:.1f} ms at the start, {reference[1] * 1000:.1f} ms at the end."
+    )
     print(report(results, facts, (load_start, load_end), notes))
     if args.json:
-        raw = {"machine": facts, "load": [load_start, load_end], "reps": reps, "runs": results}
+        raw = {
+            "machine": facts,
+            "load": [load_start, load_end],
+            "reference_s": list(reference),
+            "reps": reps,
+            "runs": results,
+        }
         args.json.write_text(json.dumps(raw, indent=2), encoding="utf-8")
     return 0
 
