@@ -296,7 +296,7 @@ async def test_the_list_looks_for_others_changes_once_a_reply_has_ended(
     """A streaming reply's checkpoints change its file every second or so; the list does
     not re-read the folder meanwhile, and shows what others wrote once the reply ends."""
     lab_server.script(
-        Reply(text="one two three four five six", rate=50, stall_after=2, stall_seconds=1.0)
+        Reply(text="one two three four five six", rate=50, stall_after=2, stall_seconds=3.0)
     )
     app = make_app(new=True)
     async with app.run_test(size=(110, 30)) as pilot:

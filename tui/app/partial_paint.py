@@ -204,12 +204,8 @@ def _changed_rows(widget: Widget, old: MapGeometry, new: MapGeometry) -> list[Re
     """What a change of geometry leaves to repaint, when the widget kept its top edge, its
     columns and its place in the painting order; None to repaint all of it."""
     before, after = old.region, new.region
-    if (before.x, before.y, before.width, _stacking(old)) != (
-        after.x,
-        after.y,
-        after.width,
-        _stacking(new),
-    ):
+    moved = (before.x, before.y, before.width) != (after.x, after.y, after.width)
+    if moved or _stacking(old) != _stacking(new):
         return None
     seen_before, seen_after = old.visible_region, new.visible_region
     if seen_before and seen_after and (seen_before.x, seen_before.width) != (

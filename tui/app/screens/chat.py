@@ -496,12 +496,12 @@ class ChatScreen(Screen[None]):
         )
         live.view = await self.log_widget.begin_reply(spec.model_id)
         self.live = live
-        self.session_list.sync_paused = True
         # A blinking cursor is a frame of its own twice a second; the reply moves anyway.
         self.input_bar.cursor_blink = False
         self._show_figures()
         self._refresh_bindings_soon()
         warm_lexers()
+        self.session_list.sync_paused = True  # until the worker's end (run_reply's finally)
         self.run_reply(spec, live)
 
     @work(exclusive=True, group="reply", exit_on_error=False)
