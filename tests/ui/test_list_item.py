@@ -165,33 +165,120 @@ async def test_a_streamed_list_never_mounts_textuals_list_widgets() -> None:
         message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=simple)
         await reply.finish(message)
         await pilot.pause()
-        streamed = [str(item.visual) for item in reply.body.query(ListItemBlock)]
+        streamed = _items(reply.body)
         fresh = await log.add_message(message)
         await pilot.pause()
-        assert streamed == [str(item.visual) for item in fresh.body.query(ListItemBlock)]
+        assert streamed == _items(fresh.body)
         assert len(streamed) == 8 and streamed[6].startswith(" 10. ten")
 
 
-async def test_the_next_item_begun_in_the_tail_is_kept_when_the_item_before_ends() -> None:
+def _items(body: MarkdownBody) -> list[str]:
+    """Every list item the body draws, bullet and text, whichever widget draws it."""
+    items = [pair for widget in body.query(ListItemBlock) for pair in widget.items]
+    return [f"{bullet}{text.plain}" for bullet, text in items]
+
+
+async def test_a_streamed_list_is_one_widget_that_takes_each_new_item_in_place() -> None:
+    """A new item is new text in the widget that draws the list, not a widget to mount and
+    lay out, and it does not wait for STRUCTURE_INTERVAL; each item keeps a block (a group)
+    of its own, drawn by that widget."""
+    import time
+
     app = LogApp(True)
     async with app.run_test(size=(80, 40)) as pilot:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
         reply.append_text("Intro.\n\n- one\n- tw")
         await wait_until(pilot, lambda: not reply.pending)
-        first, second = reply.body.query(ListItemBlock)
-        assert str(second.visual) == "• tw"
-        reply.append_text("o\n- thr")  # "- one" ends; "- two" is complete; "- thr" begins
+        (widget,) = reply.body.query(ListItemBlock)
+        assert _items(reply.body) == ["• one", "• tw"]
+        reply._next_structure = time.monotonic() + 3600  # as if a block had just mounted
+        reply.append_text("o\n- thr")  # "- one" ends, "- two" is whole, "- thr" begins
         await wait_until(pilot, lambda: not reply.pending)
-        items = list(reply.body.query(ListItemBlock))
-        assert [str(item.visual) for item in items] == ["• one", "• two", "• thr"]
-        assert items[0] is first and items[1] is second  # updated in place, not re-mounted
         await pilot.pause()
-        # Only the last widget of the tail holds blank lines: no gap between the items.
-        assert [item.region.height for item in items[:2]] == [1, 1]
-        assert items[1].region.y == items[0].region.bottom
-        assert items[2].region.y == items[1].region.bottom
-        assert items[2].region.height > 1  # the tail: it holds blank lines to grow into
+        assert list(reply.body.query(ListItemBlock)) == [widget]  # nothing mounted
+        assert _items(reply.body) == ["• one", "• two", "• thr"]
+        reply.append_text("ee\n- four\n- fi")
+        await wait_until(pilot, lambda: not reply.pending)
+        await pilot.pause()
+        assert list(reply.body.query(ListItemBlock)) == [widget]
+        assert _items(reply.body) == ["• one", "• two", "• three", "• four", "• fi"]
+        groups = reply.body.groups
+        sources = ["Intro.\n", "- one\n", "- two\n", "- three\n"]  # "- four" is open
+        assert [g.source for g in groups] == sources
+        assert [g.widgets for g in groups[1:]] == [[widget], [], []]
+        assert [g.joined for g in groups] == [False, False, True, True]
+        assert "_held_height" in widget.__dict__  # the tail: it grows in steps of lines
+
+        reply._next_structure = 0.0
+        reply.append_text("ve\n\nAfter the list.\n\nMo")
+        await wait_until(pilot, lambda: not reply.pending)
+        await pilot.pause()
+        assert _items(reply.body) == ["• one", "• two", "• three", "• four", "• five"]
+        assert "_held_height" not in widget.__dict__  # finished: as tall as its text
+        assert widget.region.height == 5
+        after = reply.body.query_one("MarkdownParagraph.level-0:last-of-type")
+        assert after.region.y > widget.region.bottom
+
+        await reply.finish(
+            Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=reply.text + "re.\n")
+        )
+        await pilot.pause()
+        assert list(reply.body.query(ListItemBlock)) == [widget]
+        assert _items(reply.body) == ["• one", "• two", "• three", "• four", "• five"]
+
+
+STREAMED = "".join(f"Intro {i}.\n\n" for i in range(5)) + LISTS
+"""LISTS after five blocks: its first list crosses from one chunk of blocks to the next."""
+
+
+async def _streamed_cells(piece: int, final: str) -> tuple[list[list[tuple[str, str]]], list[str]]:
+    """The reply's body rows once STREAMED has streamed in pieces and the reply finished
+    with `final`, and the items it draws."""
+    app = LogApp(True)
+    async with app.run_test(size=(80, 90)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        for start in range(0, len(STREAMED), piece):
+            reply.append_text(STREAMED[start : start + piece])
+            await pilot.pause(0.01)
+        await wait_until(pilot, lambda: not reply.pending)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=final)
+        await reply.finish(message)
+        await pilot.pause()
+        await pilot.pause()
+        region = reply.body.region
+        return _cells(app)[region.y : region.bottom], _items(reply.body)
+
+
+async def _fresh_cells(text: str) -> list[list[tuple[str, str]]]:
+    app = LogApp(True)
+    async with app.run_test(size=(80, 90)) as pilot:
+        log = app.query_one(MessageLog)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
+        view = await log.add_message(message)
+        await wait_until(pilot, lambda: bool(app.query(MarkdownBody)))
+        await pilot.pause()
+        region = view.body.region
+        return _cells(app)[region.y : region.bottom]
+
+
+@pytest.mark.parametrize("piece", [3, 7, 60])
+async def test_a_streamed_list_looks_as_a_fresh_render_of_it(piece: int) -> None:
+    """Cell for cell and style for style, the items a widget drew while they streamed
+    look as the blocks of a fresh render do, across a chunk's end too."""
+    streamed, items = await _streamed_cells(piece, STREAMED)
+    assert streamed == await _fresh_cells(STREAMED)
+    assert items[:3] == ["• a short item", items[1], "• another bullet"]
+
+
+async def test_a_final_text_unlike_the_streamed_one_is_drawn_once() -> None:
+    """The saved text can differ from what streamed (a provider's final message): the
+    list is drawn from it, no item twice and none stale."""
+    final = STREAMED.replace("9. nine", "9. nine, changed")
+    streamed, items = await _streamed_cells(7, final)
+    assert streamed == await _fresh_cells(final)
+    assert " 9. nine, changed" in items and " 9. nine" not in items
 
 
 async def test_a_tail_that_draws_nothing_is_no_error() -> None:

@@ -550,36 +550,36 @@ async def test_blocks_that_finish_close_together_wait_in_the_tail_and_mount_toge
     place and the blocks after it wait; the next update past it mounts them all at once."""
     import time
 
-    from tui.app.widgets.list_item import ListItemBlock
+    from textual.widgets._markdown import MarkdownParagraph
 
-    def items(reply: ReplyView) -> list[str]:
-        return [_plain(item).strip() for item in reply.query(ListItemBlock)]
+    def paragraphs(reply: ReplyView) -> list[str]:
+        return [_plain(block).strip() for block in reply.query(MarkdownParagraph)]
 
     app = LogApp()
     async with app.run_test(size=(100, 30)) as pilot:
         log = app.query_one(MessageLog)
         reply = await log.begin_reply("test:model")
-        reply.append_text("- on")
+        reply.append_text("On")
         await settle(pilot, reply)
-        assert items(reply) == ["• on"]
+        assert paragraphs(reply) == ["On"]
 
         reply._next_structure = time.monotonic() + 3600  # as if a block had just mounted
         flushes = reply.flush_count
-        reply.append_text("e\n- two\n- three\n- fo")
+        reply.append_text("e\n\nTwo\n\nThree\n\nFo")
         await wait_until(pilot, lambda: reply.flush_count > flushes)
         await pilot.pause()
-        assert items(reply) == ["• one"]  # the finished item whole, in the same widget
+        assert paragraphs(reply) == ["One"]  # the finished block whole, in the same widget
         assert reply.pending  # the rest is still to come
 
-        first = reply.query_one(ListItemBlock)
+        first = reply.query_one(MarkdownParagraph)
         reply._next_structure = 0.0  # the interval is over
         await settle(pilot, reply)
-        assert items(reply) == ["• one", "• two", "• three", "• fo"]
-        assert reply.query(ListItemBlock).first() is first  # kept, as the finished item
+        assert paragraphs(reply) == ["One", "Two", "Three", "Fo"]
+        assert reply.query(MarkdownParagraph).first() is first  # kept, as the finished block
 
-        await reply.finish(_reply("- one\n- two\n- three\n- four\n"))
+        await reply.finish(_reply("One\n\nTwo\n\nThree\n\nFour\n"))
         await pilot.pause()
-        assert items(reply) == ["• one", "• two", "• three", "• four"]
+        assert paragraphs(reply) == ["One", "Two", "Three", "Four"]
 
 
 async def test_a_new_width_draws_again_only_the_chunks_near_the_viewport(
@@ -700,3 +700,29 @@ async def test_chunks_frozen_behind_a_reply_read_as_it_streamed_are_packed_in_ru
         await pilot.press("end")
         await wait_until(pilot, lambda: "Paragraph 99 of" in _screen_text(app))
         assert log.virtual_size.height == height  # the stand-ins held the drawn heights
+
+
+async def test_a_streaming_quote_takes_new_words_in_place() -> None:
+    """A quote that only gains words keeps its widgets: mounted again each update, it cost
+    a layout and the CSS of two new widgets three times a second."""
+    from textual.widgets._markdown import MarkdownBlockQuote, MarkdownParagraph
+
+    app = LogApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("Intro.\n\n> a quote that")
+        await settle(pilot, reply)
+        quote = reply.query_one(MarkdownBlockQuote)
+        text = quote.query_one(MarkdownParagraph)
+        for words in (" grows", " word by word,", " and then some"):
+            reply.append_text(words)
+            await settle(pilot, reply)
+            assert reply.query_one(MarkdownBlockQuote) is quote
+            assert quote.query_one(MarkdownParagraph) is text
+        assert _plain(text) == "a quote that grows word by word, and then some"
+        await reply.finish(_reply("Intro.\n\n> a quote that grows word by word, and then some\n"))
+        await pilot.pause()
+        assert _plain(reply.query_one(MarkdownBlockQuote).query_one(MarkdownParagraph)) == (
+            "a quote that grows word by word, and then some"
+        )

@@ -115,14 +115,53 @@ class Hanging(Visual):
         return [Strip.join([first if y == 0 else blank, strip]) for y, strip in enumerate(strips)]
 
 
+class Stacked(Visual):
+    """Visuals one under the other, each as tall as it needs."""
+
+    def __init__(self, parts: Sequence[Visual]) -> None:
+        self.parts = parts
+
+    def __str__(self) -> str:
+        return "\n".join(str(part) for part in self.parts)
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return max(part.get_optimal_width(rules, container_width) for part in self.parts)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return sum(part.get_height(rules, width) for part in self.parts)
+
+    def render_strips(
+        self, width: int, height: int | None, style: Style, options: RenderOptions
+    ) -> list[Strip]:
+        strips: list[Strip] = []
+        for part in self.parts:
+            strips.extend(part.render_strips(width, None, style, options))
+        return strips if height is None else strips[:height]
+
+
+Item = tuple[str, Content]
+"""A one-paragraph list item: its bullet and its text."""
+
+
 class ListItemBlock(MarkdownParagraph):
     """A one-paragraph list item: a paragraph whose visual hangs the bullet beside it.
-    (Its margin is set where the blocks' are, in message_view's `_BLOCK_CSS`.)"""
+    (Its margin is set where the blocks' are, in message_view's `_BLOCK_CSS`.)
+
+    While a reply streams, the items after it in the same list can be drawn by it too
+    (`following`): a new item is then new text in a widget already laid out, not a widget
+    to mount, style and lay out. Each looks as it would as a block of its own."""
 
     def __init__(self, markdown: Markdown, token: Token, bullet: str) -> None:
         super().__init__(markdown, token)
         self.bullet = bullet
+        self.following: tuple[Item, ...] = ()
         self._hanging: Hanging | None = None
+        self._shown: Visual | None = None
+
+    @property
+    def items(self) -> tuple[Item, ...]:
+        """Every item this widget draws, its own first."""
+        return ((self.bullet, self._content), *self.following)
 
     def _bullet_style(self) -> str:
         """As Textual's MarkdownBullet: the theme's primary text colour, secondary on light."""
@@ -135,7 +174,23 @@ class ListItemBlock(MarkdownParagraph):
         hanging = self._hanging
         if hanging is None or hanging.body is not body:
             hanging = self._hanging = Hanging(self.bullet, self._bullet_style(), body)
-        return hanging
+            self._shown = None
+        if not self.following:
+            return hanging
+        if self._shown is None:
+            style = self._bullet_style()
+            more = [Hanging(bullet, style, content) for bullet, content in self.following]
+            self._shown = Stacked([hanging, *more])
+        return self._shown
+
+    def show_items(self, items: Sequence[Item]) -> None:
+        """Draw these items: the first as this widget's own (no layout is asked for)."""
+        (bullet, content), *following = items
+        self.bullet = bullet
+        self.following = tuple(following)
+        self._hanging = None
+        self._content = content
+        self.update(content, layout=False)
 
     def _copy_context(self, block: MarkdownBlock) -> None:
         super()._copy_context(block)
@@ -144,8 +199,9 @@ class ListItemBlock(MarkdownParagraph):
             self._hanging = None
 
     def get_selection(self, selection: Selection) -> tuple[str, str] | None:
-        """The paragraph's text under the selection (the bullet is not text)."""
-        return selection.extract(str(super().visual)), "\n"
+        """The items' text under the selection (the bullets are not text)."""
+        text = "\n".join(content.plain for _, content in self.items)
+        return selection.extract(text), "\n"
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -34,6 +34,7 @@ from textual.widgets import Collapsible, Label, Static
 from textual.widgets._markdown import (
     Markdown,
     MarkdownBlock,
+    MarkdownBlockQuote,
     MarkdownFence,
     MarkdownHeader,
     MarkdownHorizontalRule,
@@ -43,10 +44,11 @@ from textual.widgets._markdown import (
 )
 
 from tui.app.partial_paint import RepaintsWhatMoved
-from tui.app.widgets.list_item import ListItemBlock, simple_items, top_level_runs
+from tui.app.widgets.list_item import Item, ListItemBlock, simple_items, top_level_runs
 from tui.app.widgets.stream_blocks import (
     Block,
     BlockSplitter,
+    Kind,
     estimate_height,
     sanitize,
     split_blocks,
@@ -271,6 +273,8 @@ class _Group:
     widgets: list[MarkdownBlock] = field(default_factory=list)
     plain: bool = False
     tokens: list[Token] = field(default_factory=list)
+    joined: bool = False
+    """Drawn by the widget of a group before it (list items streamed into one widget)."""
 
 
 CHUNK = 8
@@ -411,6 +415,7 @@ class BlockChunk(RepaintsWhatMoved, Widget):
         for group in self._groups():
             fresh = body.render_block(group.source)
             group.widgets = fresh.widgets
+            group.joined = False
             widgets.extend(fresh.widgets)
         if widgets and self.is_attached:
             self.mount_all(widgets)
@@ -756,7 +761,8 @@ def _text_shape(tokens: Sequence[Token]) -> list[tuple[str, str, str, str]] | No
 def _update_text_in_place(
     old: MarkdownBlock, old_tokens: Sequence[Token], tokens: Sequence[Token]
 ) -> bool:
-    """A list item that only gained words: give its paragraphs their new text, in order.
+    """A list item or a quote that only gained words: give its paragraphs their new text,
+    in order.
 
     Same structure (`_text_shape`) means the same widgets, each paragraph one inline token
     of the source, so nothing is mounted; a list item re-mounted on every update cost a
@@ -790,11 +796,15 @@ def _forget_refreshes(blocks: Sequence[MarkdownBlock]) -> None:
 
 
 _IN_PLACE = (MarkdownParagraph, MarkdownHeader, MarkdownHorizontalRule)
+_NESTED_TEXT = (MarkdownList, MarkdownBlockQuote)
+"""Blocks whose paragraphs can take new words in place (`_update_text_in_place`)."""
 
 
 def _stop_growing(widget: Widget) -> None:
-    """A finished block: drop the held blank lines and the tail-only patches."""
-    for node in (widget, *widget.query("*")):
+    """A finished block: drop the held blank lines and the tail-only patches (also of
+    nested blocks it has yet to compose: a block mounted by the last update)."""
+    nested = _nested_blocks(widget) if isinstance(widget, MarkdownBlock) else ()
+    for node in (widget, *widget.query("*"), *nested):
         state = node.__dict__
         if state.pop("_held_height", None) is not None or "_size_updated" in state:
             state.pop("get_content_height", None)
@@ -808,7 +818,7 @@ def _tail_widget(widget: MarkdownBlock) -> None:
         _grow_in_steps(widget)
         return
     _once_per_resize(widget)
-    if isinstance(widget, MarkdownList):
+    if isinstance(widget, _NESTED_TEXT):
         for block in _nested_blocks(widget):
             if isinstance(block, MarkdownParagraph):
                 _grow_in_steps(block)
@@ -832,8 +842,13 @@ def _update_keeping_layout(widget: Static, content: Content) -> None:
     screen and repaints every container whose contents moved), so a growing widget holds
     a few blank lines (`_grow_in_steps`) and most updates need no layout at all.
     """
-    width = widget.content_size.width
     widget.update(content, layout=False)
+    _layout_if_outgrown(widget)
+
+
+def _layout_if_outgrown(widget: Static) -> None:
+    """Ask for a layout only when the widget's new text needs more lines than it holds."""
+    width = widget.content_size.width
     if not width:
         widget.refresh(layout=True)
         return
@@ -1005,6 +1020,10 @@ class ReplyView(MessageView):
         self._reasoning_dirty = False
         self._text_dirty = False
         self._tail: _Group | None = None
+        # List items finished since the tail's first widget began, which it draws:
+        self._run: list[Item] = []
+        self._run_index = 0  # the first one's block
+        self._run_token: Token | None = None
         self._rendered = 0  # finished blocks already on screen
         self._timer: Timer | None = None
         self._next_flush = 0.0
@@ -1225,8 +1244,10 @@ class ReplyView(MessageView):
         body = self.body
         finished = self._splitter.finished
         to_mount: dict[int, list[MarkdownBlock]] = {}
-        start = self._rendered
         tail = self._tail
+        if tail is not None:
+            self._join_run(tail, finished)
+        start = self._rendered
         now = time.monotonic()
         if not final and start < len(finished):
             if tail is not None and now < self._next_structure:
@@ -1234,6 +1255,13 @@ class ReplyView(MessageView):
                 self._text_dirty = True  # the rest waits for the next update
                 return
             self._next_structure = now + STRUCTURE_INTERVAL
+        if tail is not None and self._run and (final or start < len(finished)):
+            self._tail = tail = self._end_run(tail, pending)
+            chunk_now = tail.widgets[0].parent if tail is not None else None
+            if isinstance(chunk_now, BlockChunk) and chunk_now.index != start // CHUNK:
+                # What followed the list went into the list's chunk; its block is not there.
+                body.remove_blocks_now(tail.widgets if tail else [], pending)
+                self._tail = tail = None
         if tail is not None and start < len(finished):
             # What the tail showed past its block may start the next tail, if that one is
             # next in the same chunk (the DOM order is the blocks' order).
@@ -1270,16 +1298,22 @@ class ReplyView(MessageView):
             self._mounting.extend(widgets)
         source = "" if final else self._splitter.tail()
         if not source.strip():
+            if tail is not None and self._run:
+                tail = self._end_run(tail, pending)
             if tail is not None:
                 body.remove_blocks_now(tail.widgets, pending)
             self._tail = None
             return
-        new_tail = body.render_block(source, plain=True, tokens=True)
+        new_tail = self._render_tail(source)
         if tail is not None and _same_shape(tail.widgets, new_tail.widgets):
             self._update_in_place(tail, new_tail, pending)
             return
         if tail is not None and self._extend_tail(tail, new_tail, pending):
             return
+        if tail is not None and self._run:
+            # Reshaped past the list: the list's widget stays, drawing its finished items.
+            tail = self._end_run(tail, pending)
+            new_tail = self._render_tail(source)
         if tail is not None:
             body.remove_blocks_now(tail.widgets, pending)
         if new_tail.widgets:  # (a link reference definition alone draws nothing)
@@ -1296,9 +1330,77 @@ class ReplyView(MessageView):
         its whole text in place, if that needs no other widgets."""
         if tail.source == source:
             return
-        complete = self.body.render_block(source, plain=True, tokens=True)
+        complete = self._render_tail(source)
         if _same_shape(tail.widgets, complete.widgets):
             self._update_in_place(tail, complete, pending)
+
+    def _render_tail(self, source: str) -> _Group:
+        """The open block's widgets, unmounted; its leading list items are drawn by one
+        widget, after the items of the run (see `_join_run`)."""
+        new = self.body.render_block(source, plain=True, tokens=True)
+        widgets = new.widgets
+        count = 0
+        while count < len(widgets) and isinstance(widgets[count], ListItemBlock):
+            count += 1
+        live = [item for widget in widgets[:count] for item in cast(ListItemBlock, widget).items]
+        items = [*self._run, *live]
+        if len(items) < 2:
+            return new  # one item or none: as it is
+        if count:
+            head = cast(ListItemBlock, widgets[0])
+        else:
+            assert self._run_token is not None
+            head = ListItemBlock(self.body, self._run_token, items[0][0])
+        head.show_items(items)
+        _forget_refreshes([head])
+        new.widgets = [head, *widgets[count:]]
+        return new
+
+    def _join_run(self, tail: _Group, finished: Sequence[Block]) -> None:
+        """Finished list items that follow the tail's first widget's item, in its chunk,
+        join its run: that widget draws them from now on (their groups hold no widget of
+        their own). A new item is new text in a widget laid out already, not a block to
+        mount, style and lay out: a list streams with one layout per few items, not one
+        per item, and no item waits for STRUCTURE_INTERVAL."""
+        head = tail.widgets[0] if tail.widgets else None
+        if not isinstance(head, ListItemBlock) or not isinstance(head.parent, BlockChunk):
+            return
+        chunk = head.parent.index
+        body = self.body
+        start = self._rendered
+        while (
+            start < len(finished)
+            and start // CHUNK == chunk
+            and finished[start].kind is Kind.ITEM
+        ):
+            alone = body.render_block(finished[start].source).widgets
+            if len(alone) != 1 or not isinstance(alone[0], ListItemBlock):
+                break
+            first = not self._run
+            if first:
+                self._run_index = start
+                self._run_token = alone[0]._token
+            group = _Group(finished[start].source, [head] if first else [], joined=not first)
+            body.groups.append(group)
+            self._run.append(alone[0].items[0])
+            start += 1
+        self._rendered = start
+
+    def _end_run(self, tail: _Group, pending: list[Awaitable[None]]) -> _Group | None:
+        """The run's widget becomes a finished block drawing the run's items; what the
+        tail shows after it is returned, as the tail."""
+        head = cast(ListItemBlock, tail.widgets[0])
+        live = len(head.items) > len(self._run)
+        if head.items != tuple(self._run):
+            head.show_items(self._run)
+            _layout_if_outgrown(head)
+        _stop_growing(head)
+        self.body.groups[self._run_index].widgets = [head]
+        self._run = []
+        rest = tail.widgets[1:]
+        if not rest:
+            return None
+        return _Group("", rest, tokens=[] if live else tail.tokens)
 
     def _extend_tail(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> bool:
         """The tail's widgets are the first of the new tail's (the next list item has
@@ -1359,18 +1461,28 @@ class ReplyView(MessageView):
 
     def _update_in_place(self, tail: _Group, new: _Group, pending: list[Awaitable[None]]) -> None:
         """Same widget types as before: update their content rather than re-mount."""
-        same_text_shape = len(tail.widgets) == 1 and _text_shape(tail.tokens) == _text_shape(
-            new.tokens
-        )
+        # The tokens are the open block's: one widget's, after the run's if that draws no
+        # item of the open block.
+        head = new.widgets[0] if new.widgets else None
+        run_only = isinstance(head, ListItemBlock) and len(head.items) == len(self._run) > 0
+        owner = len(tail.widgets) - 1 if len(tail.widgets) == 1 + run_only else -1
+        same_text_shape = owner >= 0 and _text_shape(tail.tokens) == _text_shape(new.tokens)
         old_tokens, tail.tokens = tail.tokens, new.tokens
         tail.source = new.source
         tail.plain = new.plain
         for index, (old, fresh) in enumerate(zip(tail.widgets, new.widgets, strict=True)):
             if (
                 same_text_shape
-                and isinstance(old, MarkdownList)
+                and index == owner
+                and isinstance(old, _NESTED_TEXT)
                 and _update_text_in_place(old, old_tokens, new.tokens)
             ):
+                continue
+            if isinstance(old, ListItemBlock) and isinstance(fresh, ListItemBlock):
+                old._copy_context(fresh)
+                if old.items != fresh.items:
+                    old.show_items(fresh.items)
+                    _layout_if_outgrown(old)
                 continue
             if isinstance(old, _IN_PLACE):
                 old._copy_context(fresh)
@@ -1460,6 +1572,8 @@ class ReplyView(MessageView):
             if group.source != block.source or group.plain:
                 break
             keep += 1
+        while 0 < keep < len(groups) and groups[keep].joined:
+            keep -= 1  # the widget that draws it draws the blocks before it too
         if keep == len(groups) == len(blocks):
             return
         stale = [w for group in groups[keep:] for w in group.widgets]
