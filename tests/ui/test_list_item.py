@@ -291,3 +291,58 @@ async def test_a_tail_that_draws_nothing_is_no_error() -> None:
         reply.append_text("\n\n- two")
         await wait_until(pilot, lambda: not reply.pending)
         assert [str(item.visual) for item in reply.body.query(ListItemBlock)] == ["• two"]
+
+
+async def test_a_reply_that_fails_mid_list_keeps_every_item() -> None:
+    """The list's widget ends as the finished items' block; the item cut off mid-word
+    stays, as the partial text was saved."""
+    app = LogApp(True)
+    async with app.run_test(size=(80, 40)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text("Intro.\n\n- one\n- two\n- three\n- fo")
+        await wait_until(pilot, lambda: not reply.pending)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=reply.text)
+        await reply.fail("network error: connection reset; press Ctrl+R to retry", message)
+        await pilot.pause()
+        assert _items(reply.body) == ["• one", "• two", "• three", "• fo"]
+        assert [group.source for group in reply.body.groups] == [
+            "Intro.\n",
+            "- one\n",
+            "- two\n",
+            "- three\n",
+            "- fo\n",
+        ]
+
+
+async def test_a_list_streamed_across_a_change_of_width_looks_as_a_fresh_render() -> None:
+    """The terminal narrows while a list streams: the widget that draws the items wraps
+    them all again, as the blocks of a fresh render at the new width are."""
+    text = "Intro.\n\n" + "".join(
+        f"- item {i}, long enough to wrap once the terminal narrows to forty columns\n"
+        for i in range(6)
+    )
+    app = LogApp(True)
+    async with app.run_test(size=(100, 60)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        reply.append_text(text[:200])
+        await wait_until(pilot, lambda: not reply.pending)
+        await pilot.resize_terminal(50, 60)
+        await pilot.pause()
+        reply.append_text(text[200:])
+        await wait_until(pilot, lambda: not reply.pending)
+        await reply.finish(Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text))
+        await pilot.pause()
+        await pilot.pause()
+        region = reply.body.region
+        streamed = _cells(app)[region.y : region.bottom]
+    fresh_app = LogApp(True)
+    async with fresh_app.run_test(size=(50, 60)) as pilot:
+        log = fresh_app.query_one(MessageLog)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
+        view = await log.add_message(message)
+        await wait_until(pilot, lambda: bool(fresh_app.query(MarkdownBody)))
+        await pilot.pause()
+        region = view.body.region
+        assert streamed == _cells(fresh_app)[region.y : region.bottom]
