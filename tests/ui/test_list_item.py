@@ -346,3 +346,67 @@ async def test_a_list_streamed_across_a_change_of_width_looks_as_a_fresh_render(
         await pilot.pause()
         region = view.body.region
         assert streamed == _cells(fresh_app)[region.y : region.bottom]
+
+
+def _random_lists(seed: int) -> str:
+    """Lists of every shape the splitter and the run meet, in a random order: tight and
+    loose, bullets and numbers, items that wrap, nested lists, items of two paragraphs,
+    with paragraphs and headings between them."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["alpha", "beta", "gamma", "delta", "**bold**", "`code`", "中文", "epsilon", "eta"]
+
+    def text(low: int, high: int) -> str:
+        return " ".join(rng.choice(words) for _ in range(rng.randint(low, high)))
+
+    parts = []
+    for _ in range(rng.randint(6, 10)):
+        kind = rng.choice(["paragraph", "heading", "bullets", "numbers", "nested", "loose"])
+        if kind == "paragraph":
+            parts.append(text(3, 30) + "\n")
+        elif kind == "heading":
+            parts.append(f"## {text(1, 4)}\n")
+        elif kind == "bullets":
+            parts.append("".join(f"- {text(1, 20)}\n" for _ in range(rng.randint(1, 11))))
+        elif kind == "numbers":
+            start = rng.randint(1, 9)
+            count = rng.randint(1, 11)
+            parts.append("".join(f"{start + i}. {text(1, 12)}\n" for i in range(count)))
+        elif kind == "nested":
+            parts.append(f"- {text(1, 5)}\n  - {text(1, 5)}\n- {text(1, 5)}\n")
+        else:
+            parts.append("".join(f"* {text(1, 8)}\n\n" for _ in range(rng.randint(2, 4))))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_random_lists_streamed_in_random_pieces_look_as_a_fresh_render(seed: int) -> None:
+    import random
+
+    text = _random_lists(seed)
+    rng = random.Random(seed)
+    app = LogApp(True)
+    async with app.run_test(size=(70, 150)) as pilot:
+        log = app.query_one(MessageLog)
+        reply = await log.begin_reply("test:model")
+        start = 0
+        while start < len(text):
+            size = rng.choice([1, 2, 5, 13, 40])
+            reply.append_text(text[start : start + size])
+            start += size
+            await pilot.pause(rng.choice([0, 0.005, 0.02]))
+        await wait_until(pilot, lambda: not reply.pending)
+        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
+        await reply.finish(message)
+        await pilot.pause()
+        await pilot.pause()
+        region = reply.body.region
+        streamed = _cells(app)[region.y : region.bottom]
+    fresh_app = LogApp(True)
+    async with fresh_app.run_test(size=(70, 150)) as pilot:
+        view = await fresh_app.query_one(MessageLog).add_message(message)
+        await wait_until(pilot, lambda: bool(fresh_app.query(MarkdownBody)))
+        await pilot.pause()
+        region = view.body.region
+        assert streamed == _cells(fresh_app)[region.y : region.bottom], text
