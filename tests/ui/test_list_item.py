@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pytest
 from rich.segment import Segment
 from textual.app import App, ComposeResult
+from textual.selection import Selection
 from textual.widgets._markdown import MarkdownBullet, MarkdownList
 
 from tests.ui.conftest import wait_until
 from tui.app.widgets import message_view
 from tui.app.widgets.list_item import ListItemBlock, simple_items, top_level_runs
 from tui.app.widgets.message_log import MessageLog
-from tui.app.widgets.message_view import MarkdownBody
+from tui.app.widgets.message_view import MarkdownBody, ReplyView
 from tui.app.widgets.stream_blocks import BlockSplitter
 from tui.core.session import Message, Role
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
 
 LISTS = """Some lists:
 
@@ -217,6 +222,9 @@ async def test_a_streamed_list_is_one_widget_that_takes_each_new_item_in_place()
         assert _items(reply.body) == ["• one", "• two", "• three", "• four", "• five"]
         assert "_held_height" not in widget.__dict__  # finished: as tall as its text
         assert widget.region.height == 5
+        # Selected, it gives every item's text (the bullets are not text).
+        everything = Selection(None, None)
+        assert widget.get_selection(everything) == ("one\ntwo\nthree\nfour\nfive", "\n")
         after = reply.body.query_one("MarkdownParagraph.level-0:last-of-type")
         assert after.region.y > widget.region.bottom
 
@@ -242,18 +250,26 @@ async def _streamed_cells(piece: int, final: str) -> tuple[list[list[tuple[str, 
         for start in range(0, len(STREAMED), piece):
             reply.append_text(STREAMED[start : start + piece])
             await pilot.pause(0.01)
-        await wait_until(pilot, lambda: not reply.pending)
-        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=final)
-        await reply.finish(message)
-        await pilot.pause()
-        await pilot.pause()
-        region = reply.body.region
-        return _cells(app)[region.y : region.bottom], _items(reply.body)
+        return await _finished_cells(app, pilot, reply, final), _items(reply.body)
 
 
-async def _fresh_cells(text: str) -> list[list[tuple[str, str]]]:
+async def _finished_cells(
+    app: App[None], pilot: Pilot[None], reply: ReplyView, text: str
+) -> list[list[tuple[str, str]]]:
+    """The reply's body rows once it has finished with `text`."""
+    await wait_until(pilot, lambda: not reply.pending)
+    message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
+    await reply.finish(message)
+    await pilot.pause()
+    await pilot.pause()
+    region = reply.body.region
+    return _cells(app)[region.y : region.bottom]
+
+
+async def _fresh_cells(text: str, size: tuple[int, int] = (80, 90)) -> list[list[tuple[str, str]]]:
+    """The body rows of a message of `text` drawn at once."""
     app = LogApp(True)
-    async with app.run_test(size=(80, 90)) as pilot:
+    async with app.run_test(size=size) as pilot:
         log = app.query_one(MessageLog)
         message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
         view = await log.add_message(message)
@@ -331,21 +347,8 @@ async def test_a_list_streamed_across_a_change_of_width_looks_as_a_fresh_render(
         await pilot.resize_terminal(50, 60)
         await pilot.pause()
         reply.append_text(text[200:])
-        await wait_until(pilot, lambda: not reply.pending)
-        await reply.finish(Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text))
-        await pilot.pause()
-        await pilot.pause()
-        region = reply.body.region
-        streamed = _cells(app)[region.y : region.bottom]
-    fresh_app = LogApp(True)
-    async with fresh_app.run_test(size=(50, 60)) as pilot:
-        log = fresh_app.query_one(MessageLog)
-        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
-        view = await log.add_message(message)
-        await wait_until(pilot, lambda: bool(fresh_app.query(MarkdownBody)))
-        await pilot.pause()
-        region = view.body.region
-        assert streamed == _cells(fresh_app)[region.y : region.bottom]
+        streamed = await _finished_cells(app, pilot, reply, text)
+    assert streamed == await _fresh_cells(text, (50, 60))
 
 
 def _random_lists(seed: int) -> str:
@@ -396,17 +399,5 @@ async def test_random_lists_streamed_in_random_pieces_look_as_a_fresh_render(see
             reply.append_text(text[start : start + size])
             start += size
             await pilot.pause(rng.choice([0, 0.005, 0.02]))
-        await wait_until(pilot, lambda: not reply.pending)
-        message = Message(role=Role.ASSISTANT, created_at=datetime(2025, 1, 2), text=text)
-        await reply.finish(message)
-        await pilot.pause()
-        await pilot.pause()
-        region = reply.body.region
-        streamed = _cells(app)[region.y : region.bottom]
-    fresh_app = LogApp(True)
-    async with fresh_app.run_test(size=(70, 150)) as pilot:
-        view = await fresh_app.query_one(MessageLog).add_message(message)
-        await wait_until(pilot, lambda: bool(fresh_app.query(MarkdownBody)))
-        await pilot.pause()
-        region = view.body.region
-        assert streamed == _cells(fresh_app)[region.y : region.bottom], text
+        streamed = await _finished_cells(app, pilot, reply, text)
+    assert streamed == await _fresh_cells(text, (70, 150)), text

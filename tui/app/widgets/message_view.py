@@ -1022,7 +1022,6 @@ class ReplyView(MessageView):
         self._tail: _Group | None = None
         # List items finished since the tail's first widget began, which it draws:
         self._run: list[Item] = []
-        self._run_index = 0  # the first one's block
         self._run_token: Token | None = None
         self._rendered = 0  # finished blocks already on screen
         self._timer: Timer | None = None
@@ -1256,12 +1255,13 @@ class ReplyView(MessageView):
                 return
             self._next_structure = now + STRUCTURE_INTERVAL
         if tail is not None and self._run and (final or start < len(finished)):
-            self._tail = tail = self._end_run(tail, pending)
-            chunk_now = tail.widgets[0].parent if tail is not None else None
-            if isinstance(chunk_now, BlockChunk) and chunk_now.index != start // CHUNK:
+            tail = self._end_run(tail, pending)
+            holder = tail.widgets[0].parent if tail is not None else None
+            if isinstance(holder, BlockChunk) and holder.index != start // CHUNK and tail:
                 # What followed the list went into the list's chunk; its block is not there.
-                body.remove_blocks_now(tail.widgets if tail else [], pending)
-                self._tail = tail = None
+                body.remove_blocks_now(tail.widgets, pending)
+                tail = None
+            self._tail = tail
         if tail is not None and start < len(finished):
             # What the tail showed past its block may start the next tail, if that one is
             # next in the same chunk (the DOM order is the blocks' order).
@@ -1378,7 +1378,6 @@ class ReplyView(MessageView):
                 break
             first = not self._run
             if first:
-                self._run_index = start
                 self._run_token = alone[0]._token
             group = _Group(finished[start].source, [head] if first else [], joined=not first)
             body.groups.append(group)
@@ -1387,15 +1386,15 @@ class ReplyView(MessageView):
         self._rendered = start
 
     def _end_run(self, tail: _Group, pending: list[Awaitable[None]]) -> _Group | None:
-        """The run's widget becomes a finished block drawing the run's items; what the
-        tail shows after it is returned, as the tail."""
+        """The run's widget becomes a finished block drawing the run's items (the widget of
+        the run's first group since it joined); what the tail shows after it is returned,
+        as the tail."""
         head = cast(ListItemBlock, tail.widgets[0])
         live = len(head.items) > len(self._run)
         if head.items != tuple(self._run):
             head.show_items(self._run)
             _layout_if_outgrown(head)
         _stop_growing(head)
-        self.body.groups[self._run_index].widgets = [head]
         self._run = []
         rest = tail.widgets[1:]
         if not rest:
