@@ -83,6 +83,20 @@ def _no_in_process_model(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(registry, "local_extra_installed", lambda: False)
 
 
+@pytest.fixture(autouse=True)
+def _verify_one_message_layouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every layout that arranges one message alone is checked against a layout of the
+    whole screen: the map must be the same, entry for entry. The app's patches of Textual
+    are in place from the first test on (not only once a `LiuApp` has started)."""
+    from tui.app import message_reflow
+    from tui.app.fewer_layouts import skip_virtual_size_layouts
+    from tui.app.partial_paint import paint_changed_rows_only
+
+    skip_virtual_size_layouts()
+    paint_changed_rows_only()
+    monkeypatch.setattr(message_reflow, "verify_each", True)
+
+
 def fixed_clock() -> datetime:
     return FIXED_NOW
 

@@ -26,6 +26,8 @@ from textual.map_geometry import MapGeometry
 from textual.strip import Strip
 from textual.widget import Widget
 
+from tui.app import message_reflow
+
 _Renders = Iterable[tuple[Region, Region, list[Strip]]]
 
 
@@ -242,7 +244,7 @@ def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) 
     """
     dirty = set(compositor._dirty_regions)
     old_map = compositor._full_map
-    result = _original_reflow(compositor, parent, size)
+    result = message_reflow.reflow(compositor, parent, size)
     if size.region in compositor._dirty_regions:
         _account(compositor)
         return result
@@ -266,8 +268,6 @@ def _reflow_repainting_less(compositor: Compositor, parent: Widget, size: Size) 
     _account(compositor)
     return result
 
-
-_original_reflow = Compositor.reflow
 
 
 def _unaccounted(compositor: Compositor, compared: set[Widget]) -> Iterable[Region]:

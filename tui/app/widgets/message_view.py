@@ -900,6 +900,10 @@ def header_content(message: Message, *, model: str | None, state: str | None = N
 class MessageView(RepaintsWhatMoved, Widget, can_focus=True):
     """A finished message: header, collapsed reasoning, markdown body."""
 
+    LAYS_OUT_ALONE = True
+    """A layout only it asked for arranges it alone, while its height stays the same
+    (`tui.app.message_reflow`)."""
+
     DEFAULT_CSS = """
     MessageView {
         layout: stream;
