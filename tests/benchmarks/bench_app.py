@@ -417,7 +417,7 @@ class FrameCensus:
         import textual._styles_cache as styles_cache
         from textual.screen import Screen
 
-        from tui.app import partial_paint
+        from tui.app import message_reflow, partial_paint
 
         partial_paint.paint_changed_rows_only()  # the app's own paint, which the census wraps
         self.lines: list[str] = []
@@ -469,8 +469,9 @@ class FrameCensus:
             ms = (time.thread_time() - start) * 1000
             if self.recording:
                 placed = len(screen._compositor._full_map)
+                of = "the message alone" if alone[0] else f"{placed} widgets"
                 by = (
-                    f" by {','.join(asked)} ({placed} widgets placed, reflow {reflow_ms[0]:.1f} ms)"
+                    f" by {','.join(asked)} ({of} placed, reflow {reflow_ms[0]:.1f} ms)"
                     if layout
                     else ""
                 )
@@ -478,11 +479,13 @@ class FrameCensus:
                     f"{ms:6.1f} ms {kind:6}{by}  " + ("; ".join(painted) or "nothing")
                 )
             reflow_ms[0] = 0.0
+            alone[0] = False
             painted.clear()
 
         screen_update = Screen._on_timer_update
-        reflow = partial_paint._original_reflow
+        reflow, reflow_view = message_reflow.reflow, message_reflow._reflow_view
         reflow_ms = [0.0]
+        alone = [False]
 
         def timed_reflow(comp: Any, parent: Any, size: Any) -> Any:
             start = time.thread_time()
@@ -491,7 +494,13 @@ class FrameCensus:
             finally:
                 reflow_ms[0] += (time.thread_time() - start) * 1000
 
-        partial_paint._original_reflow = timed_reflow
+        def noted_reflow_view(*args: Any) -> Any:
+            result = reflow_view(*args)
+            alone[0] = result is not None
+            return result
+
+        message_reflow.reflow = timed_reflow  # type: ignore[assignment]
+        message_reflow._reflow_view = noted_reflow_view  # type: ignore[assignment]
         styles_cache.StylesCache.render_widget = counting_render_widget  # type: ignore[method-assign]
         compositor.Compositor.render_partial_update = timed_partial_update  # type: ignore[method-assign]
         Screen._on_timer_update = timed_screen_update  # type: ignore[method-assign]

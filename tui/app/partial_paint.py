@@ -52,19 +52,47 @@ def _bands(regions: Iterable[Region], screen: Region) -> list[_Band]:
     return bands
 
 
-def _widget_rows(visible: Region, bands: list[_Band]) -> list[tuple[int, int]]:
-    """The runs of rows in which some change falls in the widget's visible columns."""
+_Front = tuple[int, int, int, int]
+"""A widget rendered earlier in the frame, in front of the ones after it: x1, x2, y1, y2."""
+
+
+def _rows_to_render(
+    visible: Region, bands: list[_Band], in_front: list[_Front]
+) -> list[tuple[int, int]]:
+    """The runs of rows in which some change falls in the widget's visible columns and
+    is not hidden there by a widget in front of it.
+
+    Only the changed columns of a row reach the terminal: a container whose children
+    cover those columns (a reply's body beside its one-column padding, the log, the
+    screen's containers) has nothing to show in that row, however wide it is."""
     left, right, top, bottom = visible.x, visible.right, visible.y, visible.bottom
-    runs: list[tuple[int, int]] = []
+    rows: list[tuple[int, int]] = []
     for start, end, spans in bands:
         start, end = max(start, top), min(end, bottom)
-        if start >= end or not any(x1 < right and x2 > left for x1, x2 in spans):
+        if start >= end:
             continue
-        if runs and runs[-1][1] == start:
-            runs[-1] = (runs[-1][0], end)
+        for x1, x2 in spans:
+            x1, x2 = max(x1, left), min(x2, right)
+            if x1 >= x2:
+                continue
+            hiding = [(y1, y2) for f1, f2, y1, y2 in in_front if f1 <= x1 and f2 >= x2]
+            rows.extend(_uncovered([(start, end)], hiding) if hiding else [(start, end)])
+    runs: list[tuple[int, int]] = []
+    for first, last in sorted(rows):
+        if runs and runs[-1][1] >= first:
+            runs[-1] = (runs[-1][0], max(runs[-1][1], last))
         else:
-            runs.append((start, end))
+            runs.append((first, last))
     return runs
+
+
+def _changes_within(visible: Region, bands: list[_Band]) -> bool:
+    """Whether some change falls in the widget's visible columns and rows."""
+    left, right, top, bottom = visible.x, visible.right, visible.y, visible.bottom
+    return any(
+        start < bottom and end > top and any(x1 < right and x2 > left for x1, x2 in spans)
+        for start, end, spans in bands
+    )
 
 
 _changed: list[Region] | None = None
@@ -105,8 +133,8 @@ def _uncovered(
 
 def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _Renders:
     """`Compositor._get_renders`, each widget asked only for the rows in which something
-    changed within its columns, and not for rows that widgets in front of it cover across
-    all its columns.
+    changed within its columns, and not for rows where widgets in front of it cover all
+    the changed columns.
 
     Textual asks every widget in the box around all changes for all its rows there: a
     footer and a reply changing together repainted the session list beside the reply. And
@@ -118,16 +146,14 @@ def _rows_only_renders(compositor: Compositor, crop: Region | None = None) -> _R
     global _changed
     changed, _changed = _changed, None
     bands = _bands(changed if changed is not None else [crop], crop)
-    in_front: list[tuple[int, int, int, int]] = []  # widgets rendered so far: x1, x2, y1, y2
+    in_front: list[_Front] = []
     for widget, (region, clip) in compositor.visible_widgets.items():  # front to back
         visible = region.intersection(clip)
-        runs = _widget_rows(visible, bands)
-        if not runs:
+        if not _changes_within(visible, bands):
             continue
-        left, right = visible.x, visible.right
-        covered = [(y1, y2) for x1, x2, y1, y2 in in_front if x1 <= left and x2 >= right]
-        in_front.append((left, right, visible.y, visible.bottom))
-        for top, bottom in _uncovered(runs, covered) if covered else runs:
+        runs = _rows_to_render(visible, bands, in_front)
+        in_front.append((visible.x, visible.right, visible.y, visible.bottom))
+        for top, bottom in runs:
             # Whole rows: the compositor cuts them where widgets' edges are.
             rows = Region(clip.x, top, clip.width, bottom - top)
             x, y, width, height = region.intersection(rows)
