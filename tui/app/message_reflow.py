@@ -13,17 +13,12 @@ the one Textual's reflow would have made, entry for entry (`verify_each` checks 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual._compositor import Compositor, ReflowResult
-from textual.geometry import Region
+from textual.geometry import Region, Size
 from textual.map_geometry import MapGeometry
 from textual.screen import Screen
 from textual.scrollbar import ScrollBar, ScrollBarCorner
 from textual.widget import Widget
-
-if TYPE_CHECKING:
-    from textual.geometry import Size
 
 _Order = tuple[tuple[int, int, int], ...]
 
@@ -64,7 +59,11 @@ def _only_view(screen: Screen[object]) -> Widget | None:
 
 def _height_needed(view: Widget, geometry: MapGeometry) -> int | None:
     """The view's height as its container's stream layout will arrange it; None when the
-    container's layout is not one this can follow."""
+    container's layout is not one this can follow.
+
+    Asked after the view was arranged at its present size: measuring then finds its
+    containers' arrangements made (a stream layout measures each child before it places
+    it), where asked first it made them all (1 ms a layout)."""
     parent = view.parent
     if not isinstance(parent, Widget) or parent.styles.layout is None:
         return None
@@ -144,9 +143,9 @@ def _reflow_view(
         return None
     if not _where_it_was(view, old_map):
         return None
+    arranged, arranged_widgets = compositor._arrange_root(view, at.region.size, visible_only=False)
     if _height_needed(view, at) != at.region.height:
         return None
-    arranged, arranged_widgets = compositor._arrange_root(view, at.region.size, visible_only=False)
     if any(geometry.order[0] != (0, 0, 0) for geometry in arranged.values()):
         return None  # an overlay: placed on the screen, not in the view
     sibling_base = at.order[-1][2]
