@@ -109,6 +109,16 @@ def _inside(widget: Widget, view: Widget) -> bool:
     return widget._parent is None
 
 
+def _was_inside(widget: Widget, geometry: MapGeometry, view: Widget, order: _Order) -> bool:
+    """`_inside`, told by the painting order where it can: a widget's order begins with
+    its container's (an overlay's begins afresh, at the screen)."""
+    if widget._parent is None:
+        return True
+    if geometry.order[0] != (0, 0, 0):
+        return _inside(widget, view)
+    return geometry.order[: len(order)] == order
+
+
 def _placed(geometry: MapGeometry, at: MapGeometry, sibling_base: int) -> MapGeometry:
     """A geometry from arranging the view alone (at the screen's origin, first in its
     own order), put where the view stands. Textual numbers each container's children
@@ -150,19 +160,24 @@ def _reflow_view(
         return None  # an overlay: placed on the screen, not in the view
     sibling_base = at.order[-1][2]
     new_map = {
-        widget: geometry for widget, geometry in old_map.items() if not _inside(widget, view)
+        widget: geometry
+        for widget, geometry in old_map.items()
+        if not _was_inside(widget, geometry, view, at.order)
     }
+    # After a scroll Textual keeps only the widgets on screen in its set; a layout puts
+    # every widget placed in it again (scrollbars are placed, but not in the set).
+    widgets = {widget for widget in new_map if not isinstance(widget, (ScrollBar, ScrollBarCorner))}
+    widgets.update(
+        widget
+        for widget in compositor.widgets
+        if widget not in old_map and not _inside(widget, view)
+    )
+    widgets |= arranged_widgets
     for widget, geometry in arranged.items():
         if widget is view:
             new_map[widget] = at._replace(virtual_size=geometry.virtual_size)
         else:
             new_map[widget] = _placed(geometry, at, sibling_base)
-    # After a scroll Textual keeps only the widgets on screen in its set; a layout puts
-    # every widget placed in it again (scrollbars are placed, but not in the set).
-    placed = compositor.widgets | {
-        widget for widget in old_map if not isinstance(widget, (ScrollBar, ScrollBarCorner))
-    }
-    widgets = {widget for widget in placed if not _inside(widget, view)} | arranged_widgets
     return _install(compositor, old_map, new_map, widgets)
 
 
