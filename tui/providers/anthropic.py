@@ -89,16 +89,10 @@ async def _attempt(
         seen = False
         start_usage: dict[str, Any] = {}
         stop: str | None = None
-        async for lines in wire.line_batches(response, endpoint, until):
-            for line in lines:
-                try:
-                    sse = parser.feed(line)
-                except ValueError:
-                    if seen:
-                        continue
-                    raise wire.not_sse(line, endpoint) from None
-                if sse is None:
-                    continue
+        async for events in wire.sse_batches(response, endpoint, parser, until):
+            if parser.not_sse is not None:
+                raise wire.not_sse(parser.not_sse, endpoint)
+            for sse in events:
                 seen = True
                 event = wire.parse_object(sse[1], endpoint)
                 kind = event.get("type") or sse[0]

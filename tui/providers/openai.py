@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator
 from typing import Any, NoReturn
 
 import httpx
+import orjson
 
 from tui.core.errors import ProviderError
 from tui.providers import wire
@@ -86,51 +87,50 @@ async def _attempt(
         chunks = 0
         finish: str | None = None
         try:
-            async for lines in wire.line_batches(response, endpoint, until):
-                for line in lines:
-                    try:
-                        sse = parser.feed(line)
-                    except ValueError:
-                        if chunks:
-                            continue  # unknown fields mid-stream are ignored, as SSE says
-                        _raise_not_sse(line, endpoint)
-                    if sse is None:
-                        continue
-                    data = sse[1]
+            async for events in wire.sse_batches(response, endpoint, parser, until):
+                if parser.not_sse is not None:
+                    _raise_not_sse(parser.not_sse, endpoint)
+                for _, data in events:
                     if data == "[DONE]":
                         if (event := merged.flush()) is not None:
                             yield event
                         yield Finished(finish)
                         return
                     chunks += 1
-                    chunk = wire.parse_object(data, endpoint)
+                    try:
+                        chunk = orjson.loads(data)  # what `wire.parse_object` does first
+                    except ValueError:
+                        chunk = None
+                    if type(chunk) is not dict:
+                        chunk = wire.parse_object(data, endpoint)  # or its one-line error
                     if chunk.get("error"):
                         if (event := merged.flush()) is not None:
                             yield event
                         raise _stream_error(chunk, endpoint)
                     choices = chunk.get("choices")
-                    if choices and isinstance(choices, list) and isinstance(choices[0], dict):
+                    if choices and type(choices) is list and type(choices[0]) is dict:
                         choice = choices[0]
                         delta = choice.get("delta")
-                        if isinstance(delta, dict):
+                        if type(delta) is dict:
                             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                             if (
                                 reasoning
-                                and isinstance(reasoning, str)
+                                and type(reasoning) is str
                                 and (event := merged.add(ReasoningDelta, reasoning))
                             ):
                                 yield event
                             content = delta.get("content")
                             if (
                                 content
-                                and isinstance(content, str)
+                                and type(content) is str
                                 and (event := merged.add(TextDelta, content))
                             ):
                                 yield event
                         reason = choice.get("finish_reason")
-                        finish = reason if isinstance(reason, str) and reason else finish
+                        if reason and type(reason) is str:
+                            finish = reason
                     usage = chunk.get("usage")
-                    if isinstance(usage, dict):
+                    if type(usage) is dict:
                         if (event := merged.flush()) is not None:
                             yield event
                         yield usage_report(usage)
