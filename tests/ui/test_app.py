@@ -154,6 +154,32 @@ async def test_the_finished_reply_is_painted_without_waiting_for_a_tick(
         assert chat_of(app).log_widget.views[-1].message.text == "Done and dusted."
 
 
+async def test_the_finished_reply_is_indexed_after_its_frame(
+    lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply's file is written before the view finishes; the session is re-indexed (its
+    text for search, its row in the list) only after the frame that shows the reply."""
+    indexed_at_the_frame: list[bool] = []
+    handled = ChatScreen.on_reply_finished
+
+    def on_reply_finished(screen: ChatScreen, event: Any) -> None:
+        handled(screen, event)
+        indexed_at_the_frame.append(bool(screen.liu.library.index.search("quokkas")))
+        path = screen.liu.library.index.path_of(event.session_id)
+        assert path is not None and "Quokkas are cheerful." in path.read_text()
+
+    monkeypatch.setattr(ChatScreen, "on_reply_finished", on_reply_finished)
+    lab_server.script(Reply(text="Quokkas are cheerful."))
+    app = make_app(new=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await type_and_send(pilot, "go")
+        await settle(pilot)
+        chat = chat_of(app)
+        await wait_until(pilot, lambda: bool(chat.liu.library.index.search("quokkas")))
+        assert indexed_at_the_frame == [False]
+        await wait_until(pilot, lambda: chat.session_list.rows[0].message_count == 2)
+
+
 async def test_no_garbage_collection_between_a_replys_end_and_its_frame(
     lab_server: FakeLLMServer, make_app: MakeApp, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -33,6 +34,26 @@ def test_list_is_newest_first_and_writes_refresh_it(liu_home: Path) -> None:
     )
     rows = lib.index.recent()
     assert rows[0].session_id == old.session_id and rows[0].message_count == 2
+
+
+def test_a_write_announced_later_is_indexed_at_announce(liu_home: Path) -> None:
+    lib = Library.open(liu_home)
+    s = _add(lib, "a title", "first words", datetime(2026, 1, 1))
+
+    def reply(text: str) -> Callable[[Session], None]:
+        return lambda s: s.messages.append(Message(Role.ASSISTANT, datetime(2026, 1, 2), text))
+
+    lib.store.update(s.session_id, reply("quokka"), notify="later")
+    assert lib.index.search("quokka") == []  # written, not yet indexed
+    lib.store.announce()
+    assert lib.index.search("quokka")[0].row.session_id == s.session_id
+    assert lib.index.recent()[0].message_count == 2
+
+    lib.store.update(s.session_id, reply("wombat"), notify="later")
+    lib.store.update(s.session_id, reply("numbat"))  # a write announced at once covers it
+    assert lib.index.search("wombat")[0].row.message_count == 4
+    lib.store.announce()  # nothing left to announce: no second refresh of a newer file
+    assert lib.index.search("numbat")[0].row.message_count == 4
 
 
 def test_search_finds_cjk_and_words_with_a_snippet(liu_home: Path, seed_text: str) -> None:

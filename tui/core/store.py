@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from tui import paths
 from tui.core.errors import SessionBusy, SessionFileError, SessionNotFound
@@ -29,6 +29,9 @@ if TYPE_CHECKING:  # the format (and PyYAML) load when a file is first read or w
 LOCK_WAIT_SECONDS = 10.0
 _TMP = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<n>\d+)\.tmp")
 _FRONT_ID = re.compile(r"^session_id:\s*['\"]?([^'\"\s]+)", re.MULTILINE)
+
+Notify = bool | Literal["later"]
+"""Whether a write calls the store's `on_change` hooks: now, not at all, or at `announce()`."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class SessionStore:
         self.trash_dir = self.root / "trash"
         self.locks_dir = self.root / "locks"
         self._cache: dict[Path, tuple[FileStamp, Session]] = {}
+        self._unannounced: dict[Path, Session] = {}  # written with notify="later"
         self._ready = False
         # Called with each path written (and the session written to it), trashed or
         # restored (the index keeps itself fresh).
@@ -229,12 +233,21 @@ class SessionStore:
         name = f"{session.created_at:%Y-%m-%d}-{slug(session.title)}-{session.session_id[:8]}.md"
         return self.sessions_dir / name
 
-    def _write(self, path: Path, session: Session, *, notify: bool = True) -> None:
+    def _write(self, path: Path, session: Session, *, notify: Notify = True) -> None:
         from tui.core import fileformat
 
         write_atomic(path, fileformat.write(session).encode("utf-8"))
         self._cache[path] = (FileStamp.of(path), session)
-        if notify:
+        self._unannounced.pop(path, None)
+        if notify == "later":
+            self._unannounced[path] = session
+        elif notify:
+            self._changed(path, session)
+
+    def announce(self) -> None:
+        """Call the `on_change` hooks for the writes made with `notify="later"`."""
+        waiting, self._unannounced = self._unannounced, {}
+        for path, session in waiting.items():
             self._changed(path, session)
 
     def create(self, session: Session) -> Path:
@@ -248,14 +261,16 @@ class SessionStore:
             return path
 
     def update(
-        self, session_id: str, change: Callable[[Session], None], *, notify: bool = True
+        self, session_id: str, change: Callable[[Session], None], *, notify: Notify = True
     ) -> Session:
         """Lock, re-read if changed on disk, apply `change`, write atomically.
 
         The returned session is the store's cached copy: treat it as read-only.
         `notify=False` (a streaming reply's checkpoints) skips the `on_change` hooks: the
         index re-reads the file when the reply is saved for good, or at the next sync
-        (it notices the changed size and time) if the writer was killed.
+        (it notices the changed size and time) if the writer was killed. `notify="later"`
+        holds them until `announce()` (the app shows a finished reply before it re-indexes
+        the session: 13 ms for a 100k-token reply).
         """
         self.ensure()
         with self.lock(session_id):

@@ -140,6 +140,9 @@ class TurnSpec:
     clock: Callable[[], float] = field(default=time.monotonic)
     # Told of each retry before the first token (error, seconds to wait, retry number).
     on_retry: Callable[[ProviderError, float, int], None] | None = None
+    # The finished reply's file is written before ReplyFinished either way; True leaves
+    # re-indexing it to the caller (`store.announce()`), once the reply is on screen.
+    index_later: bool = False
 
 
 def append_user_message(store: SessionStore, session_id: str, prompt: str, model_id: str) -> None:
@@ -329,7 +332,7 @@ async def run_turn(
             if not s.title:
                 s.title = s.default_title()
 
-        saved = store.update(spec.session_id, finish)
+        saved = store.update(spec.session_id, finish, notify="later" if spec.index_later else True)
         yield ReplyFinished(
             saved.messages[-1 if finished_reply.index is None else finished_reply.index], saved
         )
