@@ -44,6 +44,7 @@ from textual.widgets._markdown import (
 )
 
 from tui.app.partial_paint import RepaintsWhatMoved
+from tui.app.widgets.changed_rows import update_changed_rows
 from tui.app.widgets.list_item import Item, ListItemBlock, simple_items, top_level_runs
 from tui.app.widgets.stream_blocks import (
     Block,
@@ -842,7 +843,7 @@ def _update_keeping_layout(widget: Static, content: Content) -> None:
     screen and repaints every container whose contents moved), so a growing widget holds
     a few blank lines (`_grow_in_steps`) and most updates need no layout at all.
     """
-    widget.update(content, layout=False)
+    update_changed_rows(widget, content)
     _layout_if_outgrown(widget)
 
 
