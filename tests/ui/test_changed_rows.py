@@ -90,3 +90,32 @@ def test_bands_join_adjacent_rows() -> None:
 
     rows = [Region(0, y, 5, 1) for y in (1, 2, 3, 6, 8, 9)]
     assert _bands(rows) == [Region(0, 1, 5, 3), Region(0, 6, 5, 1), Region(0, 8, 5, 2)]
+
+
+class GrowingStatic(App[None]):
+    CSS = "Static { width: 30; height: auto; }"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content("one line"))
+
+
+async def test_a_resized_tail_is_not_left_marked_for_a_whole_repaint() -> None:
+    """Textual marks a resized widget for repainting whole after the frame has taken its
+    repaint regions, so the whole widget was repainted at its next small update."""
+    from types import MethodType
+
+    from tui.app.widgets.message_view import _size_updated_once
+
+    app = GrowingStatic()
+    async with app.run_test(size=(40, 12)) as pilot:
+        widget = app.query_one(Static)
+        widget._size_updated = MethodType(_size_updated_once, widget)  # type: ignore[method-assign]
+        await pilot.pause()
+        widget.update(Content(WORDS))  # three rows: a layout resizes it
+        await pilot.pause()
+        assert widget.size.height == 3
+        assert not widget._repaint_regions
+        update_changed_rows(widget, Content(WORDS + " xy"))
+        assert _rows(widget) == {2}
+        await pilot.pause()
+        assert _screen_text(app, widget)[2] == "twelve thirteen fourteen xy"

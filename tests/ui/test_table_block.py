@@ -246,7 +246,11 @@ async def test_update_from_adds_rows_and_grows() -> None:
         (fresh,) = markdown._build_from_source(
             table(["a", "b"], [["1", "2"], ["3", "4"], ["7", "8"]])
         )
+        waiting = set(block._repaint_regions)  # (Textual's, from the resize)
         block.update_from(fresh)
+        # Only the row that changed is repainted (its line rendered already).
+        added = block._repaint_regions - waiting
+        assert [(region.y, region.height) for region in added] == [(4, 1)]
         await pilot.pause()
         assert lines_of(block)[-1] == " 7 │ 8"
 

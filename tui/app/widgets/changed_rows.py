@@ -25,12 +25,23 @@ def update_changed_rows(widget: Static, content: VisualType) -> None:
 
     When the widget's last rendering is not what is on screen (not yet painted, resized,
     dirty), or Static's storage is not as expected, it is Textual's own update."""
-    before = _rendered_lines(widget)
+    before = rendered_lines(widget)
     if before is None or not hasattr(widget, "_Static__visual"):
         widget.update(content, layout=False)
         return
     widget._Static__content = content  # type: ignore[attr-defined]
     widget._Static__visual = None  # made again on use
+    repaint_changed_rows(widget, before)
+
+
+def repaint_changed_rows(widget: Widget, before: list[Strip] | None) -> None:
+    """After a change to what `widget` renders, made without a refresh: render it, and
+    refresh the rows that differ from `before` (`rendered_lines` taken before the change),
+    or all of it when that is None."""
+    if before is None:
+        widget.refresh()
+        return
+    widget._layout_cache.clear()  # holds the visual rendered before (`Widget._render`)
     widget._render_content()
     changed = _changed(before, widget)
     if changed:
@@ -38,7 +49,7 @@ def update_changed_rows(widget: Static, content: VisualType) -> None:
         widget._dirty_regions.clear()  # rendered above: the paint takes the lines as they are
 
 
-def _rendered_lines(widget: Widget) -> list[Strip] | None:
+def rendered_lines(widget: Widget) -> list[Strip] | None:
     """The widget's rendered lines, if rendered at its size since its last change: on
     screen, but for the rows still waiting in its repaint regions. Else None."""
     cache = widget._render_cache

@@ -19,6 +19,8 @@ from textual.visual import RenderOptions, Visual
 from textual.widgets import Markdown
 from textual.widgets._markdown import MarkdownBlock, MarkdownParagraph
 
+from tui.app.widgets.changed_rows import update_changed_rows
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
@@ -190,7 +192,7 @@ class ListItemBlock(MarkdownParagraph):
         self.following = tuple(following)
         self._hanging = None
         self._content = content
-        self.update(content, layout=False)
+        update_changed_rows(self, content)
 
     def _copy_context(self, block: MarkdownBlock) -> None:
         super()._copy_context(block)

@@ -221,13 +221,25 @@ class CodeFence(MarkdownFence):
 def _size_updated_once(
     widget: Widget, size: Size, virtual_size: Size, container_size: Size
 ) -> bool:
-    """`Widget._size_updated` without the second layout pass.
+    """`Widget._size_updated` without the second layout pass, and for a text widget,
+    without a repaint of all of it at its next update.
 
     Textual stores a resized widget's virtual size in a reactive declared with
     `layout=True`, so every resize asks for one more layout and frame. Only scrolling
     widgets use their virtual size; for the others it is set without a refresh.
+
+    A resized widget is also marked for repainting whole (`_set_dirty`), after the screen
+    took its widgets' repaint regions for this frame: they wait for the widget's next
+    refresh, when a growing tail gets a word more, and the whole block was repainted
+    then. This frame's paint repaints what the resize changed (`partial_paint`), and the
+    content is rendered again at the new size all the same.
     """
-    return Widget._size_updated(widget, size, virtual_size, container_size, layout=False)
+    pending = set(widget._repaint_regions)
+    resized = Widget._size_updated(widget, size, virtual_size, container_size, layout=False)
+    if not widget.is_container:
+        widget._repaint_regions.clear()
+        widget._repaint_regions.update(pending)
+    return resized
 
 
 def _once_per_resize(widget: Widget) -> None:

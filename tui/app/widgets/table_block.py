@@ -39,6 +39,8 @@ from textual.widgets._markdown import (
     MarkdownTH,
 )
 
+from tui.app.widgets.changed_rows import rendered_lines, repaint_changed_rows
+
 if TYPE_CHECKING:
     from markdown_it.token import Token
     from textual.app import RenderResult
@@ -448,6 +450,7 @@ class TableBlock(MarkdownTable):
         ):
             return
         old = self._table_visual
+        before = rendered_lines(self)
         self._headers, self._rows, self._aligns = headers, rows, aligns
         new = self._table_visual = TableVisual(headers, rows, aligns)
         if not self.is_mounted:
@@ -462,7 +465,7 @@ class TableBlock(MarkdownTable):
         else:
             same_height = width > 0 and old is not None and len(old.lines(width)) == lines
         if same_height:
-            self.refresh()
+            repaint_changed_rows(self, before)  # a new row: as a rule the last rows alone
         else:
             self.clear_cached_dimensions()
             self.refresh(layout=True)
